@@ -1,0 +1,211 @@
+"""Submit the StreamPulse analytics job (the SQL files in `flink_jobs/sql/`) to a Flink cluster.
+
+The SQL is the job; this runner only fills environment-specific placeholders (`${name}`) from the
+settings, opens a remote TableEnvironment against the cluster's REST endpoint, ships the connector
+jars with the job, and submits. No Python runs inside the job.
+
+    python -m flink_jobs.runner submit [--from-checkpoint PATH] [--topic T] [--database D]
+    python -m flink_jobs.runner render          # print the SQL as it would be submitted
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+from string import Template
+from typing import Annotated
+from urllib.parse import urlsplit
+
+import httpx
+import typer
+
+from generator.schema import event_schema_text
+from streampulse.settings import Settings, get_settings
+
+SQL_DIR = Path(__file__).resolve().parent / "sql"
+JOB_NAME = "streampulse-analytics"
+ACTIVE_STATES = {"CREATED", "INITIALIZING", "RUNNING", "RESTARTING", "RECONCILING"}
+
+
+def sql_version() -> str:
+    """A short content hash of the SQL files: which logic a running job was started with."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in sorted(SQL_DIR.glob("*.sql")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def split_statements(text: str) -> list[str]:
+    """Split a SQL script on `;` at line ends; an EXECUTE STATEMENT SET block stays whole."""
+    statements: list[str] = []
+    current: list[str] = []
+    in_set = False
+    for line in text.splitlines():
+        stripped = line.strip()
+        if not current and (not stripped or stripped.startswith("--")):
+            continue
+        current.append(line)
+        if re.match(r"(?i)^EXECUTE\s+STATEMENT\s+SET", stripped):
+            in_set = True
+        if in_set:
+            if re.match(r"(?i)^END\s*;\s*$", stripped):
+                statements.append("\n".join(current).rstrip().rstrip(";"))
+                current, in_set = [], False
+        elif stripped.endswith(";"):
+            statements.append("\n".join(current).rstrip().rstrip(";"))
+            current = []
+    if "".join(current).strip():
+        statements.append("\n".join(current))
+    return statements
+
+
+def placeholders(settings: Settings, topic: str, database: str | None, group_id: str) -> dict[str, str]:
+    user, password = settings.jdbc_credentials()
+    return {
+        "events_topic": topic,
+        "bootstrap_servers": settings.bootstrap_servers,
+        "registry_url": settings.registry_url,
+        "event_schema": event_schema_text().replace("'", "''"),
+        "group_id": group_id,
+        "jdbc_url": settings.jdbc_url(database),
+        "jdbc_user": user,
+        "jdbc_password": password.replace("'", "''"),
+        "watermark_delay_s": str(settings.watermark_delay_seconds),
+        "idle_timeout_s": str(settings.source_idle_timeout_seconds),
+    }
+
+
+def render_statements(values: dict[str, str]) -> list[str]:
+    statements: list[str] = []
+    for path in sorted(SQL_DIR.glob("*.sql")):
+        try:
+            text = Template(path.read_text()).substitute(values)
+        except KeyError as exc:
+            raise SystemExit(f"{path}: unknown placeholder ${{{exc.args[0]}}}") from None
+        statements += split_statements(text)
+    return statements
+
+
+def submit(
+    settings: Settings,
+    topic: str | None = None,
+    database: str | None = None,
+    job_name: str = JOB_NAME,
+    from_checkpoint: str | None = None,
+) -> str:
+    """Submit the job and return its id. Runs a PyFlink client JVM in this process."""
+    from pyflink.common import Configuration
+    from pyflink.table import EnvironmentSettings, TableEnvironment
+
+    jars = settings.flink_connector_jars()
+    if not jars:
+        raise SystemExit(f"No connector jars in {settings.lib_dir / 'flink'}: run `make setup`.")
+    rest = urlsplit(settings.flink_url)
+    config = Configuration()
+    for key, value in {
+        "execution.target": "remote",
+        "rest.address": rest.hostname,
+        "rest.port": str(rest.port or 8081),
+        "pipeline.name": job_name,
+        "pipeline.jars": ";".join(p.as_uri() for p in jars),
+        "parallelism.default": str(settings.flink_parallelism),
+        "execution.checkpointing.interval": f"{settings.checkpoint_interval_ms} ms",
+        "execution.checkpointing.mode": "EXACTLY_ONCE",
+        "execution.checkpointing.externalized-checkpoint-retention": "RETAIN_ON_CANCELLATION",
+        "execution.checkpointing.min-pause": "1 s",
+        "table.local-time-zone": "UTC",
+        "table.exec.source.idle-timeout": f"{settings.source_idle_timeout_seconds} s",
+        "execution.attached": "false",
+    }.items():
+        config.set_string(key, value)
+    if from_checkpoint:
+        config.set_string("execution.state-recovery.path", from_checkpoint)
+    env = TableEnvironment.create(EnvironmentSettings.new_instance().in_streaming_mode().with_configuration(config))
+    values = placeholders(settings, topic or settings.events_topic, database, group_id=job_name)
+    result = None
+    for statement in render_statements(values):
+        result = env.execute_sql(statement)
+    if result is None or result.get_job_client() is None:
+        raise SystemExit("The SQL files contain no INSERT: nothing was submitted.")
+    return str(result.get_job_client().get_job_id())
+
+
+def find_running_job(settings: Settings, job_name: str = JOB_NAME) -> str | None:
+    """Id of an active job with this name on the cluster, or None."""
+    response = httpx.get(f"{settings.flink_url}/jobs/overview", timeout=10)
+    response.raise_for_status()
+    for job in response.json().get("jobs", []):
+        if job["name"] == job_name and job["state"] in ACTIVE_STATES:
+            return job["jid"]
+    return None
+
+
+def latest_checkpoint(settings: Settings, job_name: str = JOB_NAME) -> str | None:
+    """Newest retained checkpoint of any earlier run of the job: from the REST API, else the local dir."""
+    try:
+        jobs = httpx.get(f"{settings.flink_url}/jobs/overview", timeout=10).json().get("jobs", [])
+        for job in sorted(jobs, key=lambda j: j.get("start-time", 0), reverse=True):
+            if job["name"] != job_name:
+                continue
+            stats = httpx.get(f"{settings.flink_url}/jobs/{job['jid']}/checkpoints", timeout=10).json()
+            path = ((stats.get("latest") or {}).get("completed") or {}).get("external_path")
+            if path:
+                return path
+    except httpx.HTTPError:
+        pass
+    root = settings.data_dir / "flink" / "checkpoints"
+    metas = sorted(root.glob("*/chk-*/_metadata"), key=lambda p: p.stat().st_mtime)
+    return metas[-1].parent.as_uri() if metas else None
+
+
+def submit_in_subprocess(settings: Settings, **kwargs: str | None) -> str:
+    """Submit from a fresh process (the PyFlink client starts its own JVM); return the job id."""
+    args = [sys.executable, "-m", "flink_jobs.runner", "submit", "--json"]
+    for key, value in kwargs.items():
+        if value is not None:
+            args += [f"--{key.replace('_', '-')}", value]
+    log_file = settings.log_dir / "flink-submit.log"
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    with log_file.open("a") as err:
+        result = subprocess.run(args, stdout=subprocess.PIPE, stderr=err, text=True, timeout=300)
+    if result.returncode != 0:
+        raise RuntimeError(f"Submitting the Flink job failed (exit {result.returncode}); read {log_file}")
+    return json.loads(result.stdout.strip().splitlines()[-1])["job_id"]
+
+
+cli = typer.Typer(add_completion=False, help=__doc__, no_args_is_help=True)
+
+
+@cli.command("submit")
+def submit_command(
+    topic: Annotated[str | None, typer.Option(help="Events topic (default from settings).")] = None,
+    database: Annotated[str | None, typer.Option(help="PostgreSQL database for the sinks.")] = None,
+    job_name: Annotated[str, typer.Option(help="Flink job name; also the Kafka consumer group.")] = JOB_NAME,
+    from_checkpoint: Annotated[str | None, typer.Option(help="Restore from this checkpoint/savepoint.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print {job_id, sql_version} as JSON.")] = False,
+) -> None:
+    """Submit the job to the cluster at STREAMPULSE_FLINK_REST_URL (default: the local cluster)."""
+    job_id = submit(get_settings(), topic, database, job_name, from_checkpoint)
+    if as_json:
+        print(json.dumps({"job_id": job_id, "sql_version": sql_version(), "from_checkpoint": from_checkpoint}))
+    else:
+        print(f"submitted {job_name}: job id {job_id} (SQL {sql_version()})")
+
+
+@cli.command("render")
+def render_command(topic: str | None = None, database: str | None = None) -> None:
+    """Print the statements as they would be submitted (the password is masked)."""
+    settings = get_settings()
+    values = placeholders(settings, topic or settings.events_topic, database, JOB_NAME)
+    values["jdbc_password"] = "******"
+    for statement in render_statements(values):
+        print(statement + ";\n")
+
+
+if __name__ == "__main__":
+    cli()

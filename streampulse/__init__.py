@@ -1,0 +1,1 @@
+"""StreamPulse shared package: settings, database helpers and the local stack CLI."""

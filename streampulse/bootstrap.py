@@ -1,0 +1,67 @@
+"""Make the platform's shared state exist: databases, tables, Kafka topics, the running Flink job.
+
+Idempotent: `stack up` calls it every time, tests call it for their own isolated database/topic.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import psycopg
+from psycopg import sql
+
+from streampulse.settings import REPO_ROOT, Settings
+
+log = logging.getLogger(__name__)
+
+SINK_DDL_DIR = REPO_ROOT / "flink_jobs" / "postgres"
+
+
+def ensure_database(settings: Settings, name: str) -> None:
+    with psycopg.connect(settings.dsn("postgres"), autocommit=True) as conn:
+        exists = conn.execute("select 1 from pg_database where datname = %s", (name,)).fetchone()
+        if not exists:
+            conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+            log.info("created database %s", name)
+
+
+def apply_sink_tables(settings: Settings, database: str | None = None) -> None:
+    """Create the tables the Flink job writes into (files in flink_jobs/postgres, in name order)."""
+    with psycopg.connect(settings.dsn(database), autocommit=True) as conn:
+        for path in sorted(SINK_DDL_DIR.glob("*.sql")):
+            conn.execute(path.read_text())
+
+
+def ensure_topic(settings: Settings, name: str, partitions: int | None = None) -> None:
+    from confluent_kafka import KafkaException
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    admin = AdminClient({"bootstrap.servers": settings.bootstrap_servers})
+    if name in admin.list_topics(timeout=10).topics:
+        return
+    futures = admin.create_topics([NewTopic(name, partitions or settings.events_topic_partitions, 1)])
+    try:
+        futures[name].result(timeout=30)
+        log.info("created topic %s", name)
+    except KafkaException as exc:
+        if "TOPIC_ALREADY_EXISTS" not in str(exc):
+            raise
+
+
+def bootstrap_platform(settings: Settings) -> None:
+    ensure_database(settings, settings.database_name)
+    ensure_database(settings, "dagster")
+    apply_sink_tables(settings)
+    ensure_topic(settings, settings.events_topic)
+
+
+def ensure_flink_job(settings: Settings) -> str:
+    """Submit the analytics job unless it is running; resume from the newest retained checkpoint."""
+    from flink_jobs import runner
+
+    running = runner.find_running_job(settings, runner.JOB_NAME)
+    if running:
+        log.info("Flink job %s already running (%s)", runner.JOB_NAME, running)
+        return running
+    checkpoint = runner.latest_checkpoint(settings)
+    return runner.submit_in_subprocess(settings, from_checkpoint=checkpoint)

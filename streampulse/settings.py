@@ -1,0 +1,161 @@
+"""One settings object for every StreamPulse process.
+
+Everything comes from environment variables (see `.env.example`), so the same code runs against the
+local stack that `streampulse stack up` starts, or against existing clusters. An endpoint that is
+set explicitly (Kafka, registry, Flink, database) is *external*: the local stack does not start it.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Ports, addresses and endpoints. Local defaults bind to 127.0.0.1 only."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="STREAMPULSE_",
+        env_file=REPO_ROOT / ".env",
+        extra="ignore",
+        populate_by_name=True,
+    )
+
+    state_dir: Path = Field(REPO_ROOT / ".state", description="data, logs, pids, downloaded jars")
+    bind_host: str = Field("127.0.0.1", description="address every local service binds to")
+
+    # Ports of the local stack.
+    kafka_port: int = 9092
+    kafka_controller_port: int = 9093
+    registry_port: int = 8085
+    flink_rest_port: int = 8081
+    postgres_port: int = 5433
+    dagster_port: int = 3000
+    api_port: int = 8000
+    dashboard_port: int = 8501
+
+    # External endpoints: set one and the local stack leaves that component to you.
+    kafka_bootstrap_servers: str | None = None
+    schema_registry_url: str | None = None
+    flink_rest_url: str | None = None
+    database_url: SecretStr | None = Field(None, validation_alias="DATABASE_URL")
+
+    # Data layout.
+    events_topic: str = "content-events"
+    events_topic_partitions: int = 3
+    database_name: str = "streampulse"
+    database_user: str = "streampulse"
+
+    # Flink job behaviour.
+    flink_parallelism: int = 1
+    checkpoint_interval_ms: int = 10_000
+    watermark_delay_seconds: int = 5
+    source_idle_timeout_seconds: int = 5
+
+    # Demo generator that `stack up` starts.
+    demo_rate: float = 50.0
+
+    # ----- derived endpoints -------------------------------------------------------------------
+    @property
+    def kafka_external(self) -> bool:
+        return self.kafka_bootstrap_servers is not None
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return self.kafka_bootstrap_servers or f"{self.bind_host}:{self.kafka_port}"
+
+    @property
+    def registry_external(self) -> bool:
+        return self.schema_registry_url is not None
+
+    @property
+    def registry_url(self) -> str:
+        return self.schema_registry_url or f"http://{self.bind_host}:{self.registry_port}/apis/ccompat/v7"
+
+    @property
+    def flink_external(self) -> bool:
+        return self.flink_rest_url is not None
+
+    @property
+    def flink_url(self) -> str:
+        return self.flink_rest_url or f"http://{self.bind_host}:{self.flink_rest_port}"
+
+    @property
+    def database_external(self) -> bool:
+        return self.database_url is not None
+
+    @property
+    def postgres_password_file(self) -> Path:
+        return self.state_dir / "secrets" / "postgres_password"
+
+    def postgres_password(self) -> str:
+        """The local cluster's generated password (created by `stack up`, mode 0600)."""
+        try:
+            return self.postgres_password_file.read_text().strip()
+        except FileNotFoundError:
+            return ""
+
+    def dsn(self, database: str | None = None) -> str:
+        """libpq connection string for the platform database (or another database on that server)."""
+        if self.database_url is not None:
+            url = self.database_url.get_secret_value()
+            if database is None:
+                return url
+            head, _, _ = url.rpartition("/")
+            return f"{head}/{database}"
+        db = database or self.database_name
+        return (
+            f"postgresql://{self.database_user}:{self.postgres_password()}"
+            f"@{self.bind_host}:{self.postgres_port}/{db}"
+        )
+
+    def jdbc_url(self, database: str | None = None) -> str:
+        """JDBC URL (no credentials) for Flink's JDBC sink."""
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(self.dsn(database))
+        return f"jdbc:postgresql://{parts.hostname}:{parts.port or 5432}{parts.path}"
+
+    def jdbc_credentials(self) -> tuple[str, str]:
+        from urllib.parse import unquote, urlsplit
+
+        parts = urlsplit(self.dsn())
+        return unquote(parts.username or ""), unquote(parts.password or "")
+
+    # ----- state layout -----------------------------------------------------------------------
+    @property
+    def lib_dir(self) -> Path:
+        return self.state_dir / "lib"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.state_dir / "logs"
+
+    @property
+    def run_dir(self) -> Path:
+        return self.state_dir / "run"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.state_dir / "data"
+
+    def flink_connector_jars(self) -> list[Path]:
+        return sorted((self.lib_dir / "flink").glob("*.jar"))
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
+
+
+def env_for_children(settings: Settings) -> dict[str, str]:
+    """Environment for processes the stack starts: inherit ours, pin the state directory."""
+    env = dict(os.environ)
+    env["STREAMPULSE_STATE_DIR"] = str(settings.state_dir)
+    return env

@@ -1,0 +1,476 @@
+"""What the local stack runs: one `Component` per supervised process, in start order.
+
+Each component knows its command, its port (checked free before start), how to prepare its state
+(render configuration, format storage, initdb) and how to tell it is healthy.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from string import Template
+
+import httpx
+
+from streampulse.settings import REPO_ROOT, Settings
+from streampulse.stack import StackError
+from streampulse.stack.preflight import Java
+
+TEMPLATES = REPO_ROOT / "infra" / "templates"
+CORE = "core"
+APPS = "apps"
+
+
+@dataclass
+class Component:
+    name: str
+    title: str
+    group: str
+    command: list[str]
+    log_file: Path
+    health: Callable[[], None]
+    port: int | None = None
+    port_setting: str | None = None
+    url: str | None = None
+    prepare: Callable[[], None] | None = None
+    timeout_s: float = 90.0
+    env: dict[str, str] = field(default_factory=dict)
+    user: str | None = None
+    stop_signal: str = "TERM"
+    stop_wait_s: int = 30
+
+
+def render(template: str, target: Path, **values: object) -> Path:
+    text = Template((TEMPLATES / template).read_text()).substitute({k: str(v) for k, v in values.items()})
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text)
+    return target
+
+
+def _http_ok(url: str) -> Callable[[], None]:
+    def check() -> None:
+        response = httpx.get(url, timeout=3)
+        if response.status_code != 200:
+            raise StackError(f"GET {url} answered {response.status_code}")
+
+    return check
+
+
+# ---------------------------------------------------------------------------------------------
+# PostgreSQL
+# ---------------------------------------------------------------------------------------------
+def postgres_bin_dir() -> Path:
+    """The newest Debian server package's bin directory (initdb, postgres)."""
+    candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/postgres"), key=lambda p: int(p.parent.parent.name))
+    if candidates:
+        return candidates[-1].parent
+    found = shutil.which("postgres")
+    if found:
+        return Path(found).resolve().parent
+    raise StackError("PostgreSQL server binaries were not found. Run `make setup` (it installs Debian's postgresql).")
+
+
+def _run_as_postgres_user() -> str | None:
+    """PostgreSQL refuses to run as root; as root we run it as the `postgres` system user."""
+    return "postgres" if os.geteuid() == 0 else None
+
+
+def _chown_to(path: Path, user: str | None) -> None:
+    if user:
+        shutil.chown(path, user=user, group=user)
+
+
+def prepare_postgres(settings: Settings) -> None:
+    data = settings.data_dir / "postgres"
+    user = _run_as_postgres_user()
+    pw_file = settings.postgres_password_file
+    if not pw_file.exists():
+        pw_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        pw_file.write_text(secrets.token_urlsafe(24) + "\n")
+        pw_file.chmod(0o600)
+    if (data / "PG_VERSION").exists():
+        return
+    data.mkdir(parents=True, exist_ok=True, mode=0o700)
+    _chown_to(data, user)
+    # initdb reads the password from a file the postgres user can read; remove it right after.
+    tmp_pw = settings.run_dir / "initdb-pw"
+    tmp_pw.parent.mkdir(parents=True, exist_ok=True)
+    tmp_pw.write_text(settings.postgres_password())
+    tmp_pw.chmod(0o600)
+    _chown_to(tmp_pw, user)
+    cmd = [
+        str(postgres_bin_dir() / "initdb"),
+        "-D", str(data),
+        "--username", settings.database_user,
+        "--pwfile", str(tmp_pw),
+        "--auth-local", "scram-sha-256",
+        "--auth-host", "scram-sha-256",
+        "--encoding", "UTF8",
+        "--locale", "C.UTF-8",
+    ]  # fmt: skip
+    if user:
+        cmd = ["runuser", "-u", user, "--", *cmd]
+    log = settings.log_dir / "postgres-initdb.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with log.open("w") as out:
+            result = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT)
+    finally:
+        tmp_pw.unlink(missing_ok=True)
+    if result.returncode != 0:
+        raise StackError(f"initdb failed (exit {result.returncode}); read {log}")
+
+
+def postgres_health(settings: Settings) -> Callable[[], None]:
+    def check() -> None:
+        import psycopg
+
+        with psycopg.connect(settings.dsn("postgres"), connect_timeout=3) as conn:
+            conn.execute("select 1")
+
+    return check
+
+
+# ---------------------------------------------------------------------------------------------
+# Kafka
+# ---------------------------------------------------------------------------------------------
+def prepare_kafka(settings: Settings, java: Java) -> None:
+    conf = settings.state_dir / "conf" / "kafka"
+    data = settings.data_dir / "kafka"
+    render(
+        "kafka-server.properties",
+        conf / "server.properties",
+        host=settings.bind_host,
+        kafka_port=settings.kafka_port,
+        controller_port=settings.kafka_controller_port,
+        data_dir=data,
+        partitions=settings.events_topic_partitions,
+    )
+    render("kafka-log4j2.properties", conf / "log4j2.properties", log_file=settings.log_dir / "kafka-server.log")
+    if (data / "meta.properties").exists():
+        return
+    data.mkdir(parents=True, exist_ok=True)
+    cluster_id = _kafka_tool(settings, java, ["kafka.tools.StorageTool", "random-uuid"]).strip()
+    _kafka_tool(
+        settings,
+        java,
+        ["kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(conf / "server.properties"), "-g"],
+    )
+
+
+def _kafka_classpath(settings: Settings) -> str:
+    lib = settings.lib_dir / "kafka"
+    if not any(lib.glob("kafka_*.jar")):
+        raise StackError(f"Kafka jars are missing in {lib}. Run `make setup`.")
+    return f"{lib}/*"
+
+
+def _kafka_tool(settings: Settings, java: Java, args: list[str]) -> str:
+    conf = settings.state_dir / "conf" / "kafka"
+    cmd = [
+        str(java.executable),
+        f"-Dlog4j2.configurationFile={conf / 'log4j2.properties'}",
+        "-cp",
+        _kafka_classpath(settings),
+        *args,
+    ]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    if result.returncode != 0:
+        raise StackError(f"Kafka storage tool failed: {' '.join(args[:2])}: {result.stderr.strip()[-2000:]}")
+    return result.stdout
+
+
+def kafka_command(settings: Settings, java: Java) -> list[str]:
+    conf = settings.state_dir / "conf" / "kafka"
+    return [
+        str(java.executable),
+        "-Xms512m",
+        "-Xmx1g",
+        "-XX:+UseG1GC",
+        "-Djava.awt.headless=true",
+        f"-Dlog4j2.configurationFile={conf / 'log4j2.properties'}",
+        "-cp",
+        _kafka_classpath(settings),
+        "kafka.Kafka",
+        str(conf / "server.properties"),
+    ]
+
+
+def kafka_health(settings: Settings) -> Callable[[], None]:
+    def check() -> None:
+        from confluent_kafka.admin import AdminClient
+
+        admin = AdminClient({"bootstrap.servers": settings.bootstrap_servers, "socket.timeout.ms": 3000})
+        metadata = admin.list_topics(timeout=3)
+        if not metadata.brokers:
+            raise StackError("no broker in metadata")
+
+    return check
+
+
+# ---------------------------------------------------------------------------------------------
+# Schema registry (Apicurio, Confluent-compatible API)
+# ---------------------------------------------------------------------------------------------
+def registry_command(settings: Settings, java: Java) -> list[str]:
+    home = settings.lib_dir / "registry"
+    runners = sorted(home.glob("apicurio-registry-app-*-runner.jar"))
+    if not runners:
+        raise StackError(f"The schema registry is missing in {home}. Run `make setup`.")
+    db = settings.data_dir / "registry" / "registry"
+    return [
+        str(java.executable),
+        "-Xmx512m",
+        f"-Dquarkus.http.host={settings.bind_host}",
+        f"-Dquarkus.http.port={settings.registry_port}",
+        # Schemas persist across restarts in a file database: Flink looks writer schemas up by id.
+        f"-Dapicurio.datasource.url=jdbc:h2:file:{db}",
+        "-Dapicurio.rest.deletion.artifact.enabled=true",
+        "-Dquarkus.log.console.color=false",
+        "-jar",
+        str(runners[-1]),
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
+# Flink session cluster (scripts and jars from the apache-flink wheel)
+# ---------------------------------------------------------------------------------------------
+def flink_home() -> Path:
+    import pyflink
+
+    return Path(pyflink.__file__).parent
+
+
+FLINK_RPC_PORT = 6123
+FLINK_BLOB_PORT = 6124
+
+
+def prepare_flink(settings: Settings) -> None:
+    conf = settings.state_dir / "conf" / "flink"
+    render(
+        "flink/config.yaml",
+        conf / "config.yaml",
+        host=settings.bind_host,
+        rpc_port=FLINK_RPC_PORT,
+        blob_port=FLINK_BLOB_PORT,
+        rest_port=settings.flink_rest_port,
+        slots=4,
+        checkpoint_dir=settings.data_dir / "flink" / "checkpoints",
+        savepoint_dir=settings.data_dir / "flink" / "savepoints",
+    )
+    for name in ("log4j-console.properties", "log4j.properties", "log4j-cli.properties"):
+        shutil.copy(flink_home() / "conf" / name, conf / name)
+    (settings.data_dir / "flink" / "checkpoints").mkdir(parents=True, exist_ok=True)
+    (settings.data_dir / "flink" / "savepoints").mkdir(parents=True, exist_ok=True)
+
+
+def flink_env(settings: Settings, java: Java) -> dict[str, str]:
+    return {
+        "FLINK_CONF_DIR": str(settings.state_dir / "conf" / "flink"),
+        "FLINK_LOG_DIR": str(settings.log_dir / "flink"),
+        "FLINK_PID_DIR": str(settings.run_dir),
+        "JAVA_HOME": str(java.home),
+    }
+
+
+def flink_health(settings: Settings) -> Callable[[], None]:
+    def check() -> None:
+        response = httpx.get(f"{settings.flink_url}/overview", timeout=3)
+        response.raise_for_status()
+        if response.json().get("taskmanagers", 0) < 1:
+            raise StackError("no TaskManager registered yet")
+
+    return check
+
+
+def flink_jobmanager_health(settings: Settings) -> Callable[[], None]:
+    return _http_ok(f"{settings.flink_url}/config")
+
+
+# ---------------------------------------------------------------------------------------------
+# Dagster, API, dashboard, demo generator
+# ---------------------------------------------------------------------------------------------
+def dagster_home(settings: Settings) -> Path:
+    return settings.state_dir / "dagster"
+
+
+def prepare_dagster(settings: Settings) -> None:
+    home = dagster_home(settings)
+    render("dagster.yaml", home / "dagster.yaml")
+
+
+def _bin(name: str) -> str:
+    return str(Path(sys.executable).parent / name)
+
+
+def build_components(settings: Settings, java: Java) -> list[Component]:
+    """Every component the local stack manages, in start order. External endpoints are skipped."""
+    logs = settings.log_dir
+    py = sys.executable
+    host = settings.bind_host
+    app_env = {"PYTHONUNBUFFERED": "1", "STREAMPULSE_STATE_DIR": str(settings.state_dir)}
+    components: list[Component] = []
+    if not settings.database_external:
+        components.append(
+            Component(
+                name="postgres",
+                title="PostgreSQL",
+                group=CORE,
+                command=[
+                    str(postgres_bin_dir() / "postgres"),
+                    "-D", str(settings.data_dir / "postgres"),
+                    "-c", f"listen_addresses={host}",
+                    "-c", f"port={settings.postgres_port}",
+                    "-c", "unix_socket_directories=",
+                    "-c", "timezone=UTC",
+                    "-c", "log_timezone=UTC",
+                    "-c", "max_connections=200",
+                ],  # fmt: skip
+                log_file=logs / "postgres.log",
+                health=postgres_health(settings),
+                port=settings.postgres_port,
+                port_setting="STREAMPULSE_POSTGRES_PORT",
+                url=f"postgresql://{settings.database_user}@{host}:{settings.postgres_port}/{settings.database_name}",
+                prepare=lambda: prepare_postgres(settings),
+                timeout_s=60,
+                user=_run_as_postgres_user(),
+                stop_signal="INT",  # fast shutdown: abort transactions, checkpoint, exit
+            )
+        )
+    if not settings.kafka_external:
+        components.append(
+            Component(
+                name="kafka",
+                title="Kafka broker (KRaft)",
+                group=CORE,
+                command=kafka_command(settings, java),
+                log_file=logs / "kafka.log",
+                health=kafka_health(settings),
+                port=settings.kafka_port,
+                port_setting="STREAMPULSE_KAFKA_PORT",
+                url=settings.bootstrap_servers,
+                prepare=lambda: prepare_kafka(settings, java),
+                timeout_s=90,
+            )
+        )
+    if not settings.registry_external:
+        components.append(
+            Component(
+                name="registry",
+                title="Schema registry (Apicurio)",
+                group=CORE,
+                command=registry_command(settings, java),
+                log_file=logs / "registry.log",
+                health=_http_ok(f"{settings.registry_url}/subjects"),
+                port=settings.registry_port,
+                port_setting="STREAMPULSE_REGISTRY_PORT",
+                url=settings.registry_url,
+                timeout_s=120,
+            )
+        )
+    if not settings.flink_external:
+        fhome = flink_home()
+        components += [
+            Component(
+                name="flink-jobmanager",
+                title="Flink JobManager",
+                group=CORE,
+                command=["bash", str(fhome / "bin" / "jobmanager.sh"), "start-foreground"],
+                log_file=logs / "flink-jobmanager.log",
+                health=flink_jobmanager_health(settings),
+                port=settings.flink_rest_port,
+                port_setting="STREAMPULSE_FLINK_REST_PORT",
+                url=settings.flink_url,
+                prepare=lambda: prepare_flink(settings),
+                env=flink_env(settings, java),
+                timeout_s=120,
+            ),
+            Component(
+                name="flink-taskmanager",
+                title="Flink TaskManager",
+                group=CORE,
+                command=["bash", str(fhome / "bin" / "taskmanager.sh"), "start-foreground"],
+                log_file=logs / "flink-taskmanager.log",
+                health=flink_health(settings),
+                env=flink_env(settings, java),
+                timeout_s=120,
+            ),
+        ]
+    dagster_env = {**app_env, "DAGSTER_HOME": str(dagster_home(settings))}
+    workspace = str(REPO_ROOT / "workspace.yaml")
+    with_db = [py, "-m", "streampulse.stack.with_db_env"]
+    components += [
+        Component(
+            name="dagster-webserver",
+            title="Dagster UI",
+            group=APPS,
+            command=[*with_db, _bin("dagster-webserver"), "-h", host, "-p", str(settings.dagster_port), "-w", workspace],
+            log_file=logs / "dagster-webserver.log",
+            health=_http_ok(f"http://{host}:{settings.dagster_port}/server_info"),
+            port=settings.dagster_port,
+            port_setting="STREAMPULSE_DAGSTER_PORT",
+            url=f"http://{host}:{settings.dagster_port}",
+            prepare=lambda: prepare_dagster(settings),
+            env=dagster_env,
+            timeout_s=180,
+        ),
+        Component(
+            name="dagster-daemon",
+            title="Dagster daemon",
+            group=APPS,
+            command=[*with_db, _bin("dagster-daemon"), "run", "-w", workspace],
+            log_file=logs / "dagster-daemon.log",
+            health=lambda: None,
+            env=dagster_env,
+            timeout_s=60,
+        ),
+        Component(
+            name="api",
+            title="REST API",
+            group=APPS,
+            command=[py, "-m", "uvicorn", "api.main:app", "--host", host, "--port", str(settings.api_port)],
+            log_file=logs / "api.log",
+            health=_http_ok(f"http://{host}:{settings.api_port}/health"),
+            port=settings.api_port,
+            port_setting="STREAMPULSE_API_PORT",
+            url=f"http://{host}:{settings.api_port}/docs",
+            env=app_env,
+            timeout_s=60,
+        ),
+        Component(
+            name="dashboard",
+            title="Analyst dashboard",
+            group=APPS,
+            command=[
+                py, "-m", "streamlit", "run", str(REPO_ROOT / "streamlit_app" / "streamlit_app.py"),
+                "--server.address", host,
+                "--server.port", str(settings.dashboard_port),
+                "--server.headless", "true",
+                "--browser.gatherUsageStats", "false",
+            ],  # fmt: skip
+            log_file=logs / "dashboard.log",
+            health=_http_ok(f"http://{host}:{settings.dashboard_port}/_stcore/health"),
+            port=settings.dashboard_port,
+            port_setting="STREAMPULSE_DASHBOARD_PORT",
+            url=f"http://{host}:{settings.dashboard_port}",
+            env=app_env,
+            timeout_s=90,
+        ),
+        Component(
+            name="generator",
+            title="Demo event generator",
+            group=APPS,
+            command=[py, "-m", "generator", "--rate", str(settings.demo_rate), "--quiet"],
+            log_file=logs / "generator.log",
+            health=lambda: None,
+            env=app_env,
+            stop_signal="INT",
+            timeout_s=30,
+        ),
+    ]
+    return components
