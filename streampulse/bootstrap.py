@@ -14,7 +14,8 @@ from streampulse.settings import REPO_ROOT, Settings
 
 log = logging.getLogger(__name__)
 
-SINK_DDL_DIR = REPO_ROOT / "flink_jobs" / "postgres"
+# Idempotent DDL, applied in this order: the tables Flink writes, then the API's own tables.
+MIGRATION_DIRS = [REPO_ROOT / "flink_jobs" / "postgres", REPO_ROOT / "api" / "postgres"]
 
 
 def ensure_database(settings: Settings, name: str) -> None:
@@ -25,11 +26,12 @@ def ensure_database(settings: Settings, name: str) -> None:
             log.info("created database %s", name)
 
 
-def apply_sink_tables(settings: Settings, database: str | None = None) -> None:
-    """Create the tables the Flink job writes into (files in flink_jobs/postgres, in name order)."""
+def apply_migrations(settings: Settings, database: str | None = None) -> None:
+    """Create the platform's tables (the `*.sql` files of MIGRATION_DIRS, each folder in name order)."""
     with psycopg.connect(settings.dsn(database), autocommit=True) as conn:
-        for path in sorted(SINK_DDL_DIR.glob("*.sql")):
-            conn.execute(path.read_text())
+        for folder in MIGRATION_DIRS:
+            for path in sorted(folder.glob("*.sql")):
+                conn.execute(path.read_text())
 
 
 def ensure_topic(settings: Settings, name: str, partitions: int | None = None) -> None:
@@ -51,7 +53,7 @@ def ensure_topic(settings: Settings, name: str, partitions: int | None = None) -
 def bootstrap_platform(settings: Settings) -> None:
     ensure_database(settings, settings.database_name)
     ensure_database(settings, "dagster")
-    apply_sink_tables(settings)
+    apply_migrations(settings)
     ensure_topic(settings, settings.events_topic)
 
 

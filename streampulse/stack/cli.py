@@ -185,14 +185,3 @@ def _print_urls(settings: Settings, components: list[Component]) -> None:
     for label, url, name in rows:
         if name in names:
             print(f"{label:<22} {url}")
-
-
-def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    root = typer.Typer(help="StreamPulse command line.", no_args_is_help=True, add_completion=False)
-    root.add_typer(app, name="stack")
-    root(prog_name="streampulse")
-
-
-if __name__ == "__main__":
-    sys.exit(main())

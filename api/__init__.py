@@ -1,0 +1,1 @@
+"""StreamPulse REST API (FastAPI): versioned, API-key protected, read from PostgreSQL."""

@@ -1,0 +1,1 @@
+"""Dagster definitions: the operations view of StreamPulse."""

@@ -1,0 +1,71 @@
+"""`streampulse`: the platform's command line (stack control, API keys)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated
+
+import psycopg
+import typer
+
+from streampulse.settings import get_settings
+from streampulse.stack.cli import app as stack_app
+
+app = typer.Typer(help="StreamPulse command line.", no_args_is_help=True, add_completion=False)
+app.add_typer(stack_app, name="stack", help="Start, stop and inspect the local stack.")
+keys_app = typer.Typer(help="Create, list and revoke REST API keys.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+
+def _conn() -> psycopg.Connection:
+    return psycopg.connect(get_settings().dsn(), autocommit=True)
+
+
+@keys_app.command("create")
+def keys_create(
+    name: Annotated[str, typer.Option(help="Who or what the key is for.")],
+    scope: Annotated[list[str], typer.Option(help="Scope(s): read, acknowledge.")] = ["read"],  # noqa: B006
+) -> None:
+    """Create a key and print it once (only its hash is stored)."""
+    from api.keys import create_key
+
+    try:
+        with _conn() as conn:
+            key = create_key(conn, name, scope)
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(key)
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: Annotated[str, typer.Argument(help="The id part of the key (sp_<id>_...).")]) -> None:
+    """Revoke a key: it stops working at once."""
+    from api.keys import revoke_key
+
+    with _conn() as conn:
+        if not revoke_key(conn, key_id):
+            typer.echo(f"error: no active key with id {key_id}", err=True)
+            raise typer.Exit(1)
+    typer.echo(f"revoked {key_id}")
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """List keys (ids, names, scopes, state); secrets are never shown."""
+    with _conn() as conn:
+        for key_id, name, scopes, created, revoked in conn.execute(
+            "select key_id, name, scopes, created_at, revoked_at from api.api_keys order by created_at"
+        ):
+            state = f"revoked {revoked:%Y-%m-%d %H:%M}Z" if revoked else "active"
+            typer.echo(f"{key_id}  {name:<24} {','.join(scopes):<18} created {created:%Y-%m-%d %H:%M}Z  {state}")
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    app(prog_name="streampulse")
+
+
+if __name__ == "__main__":
+    main()
