@@ -11,7 +11,9 @@ from fastapi.security import APIKeyHeader
 
 from api.keys import ApiKey, verify_key
 
-api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API key from `streampulse keys create`.")
+api_key_header = APIKeyHeader(
+    name="X-API-Key", auto_error=False, description="An API key from `streampulse keys create`."
+)
 
 
 def get_conn(request: Request) -> Iterator[psycopg.Connection]:

@@ -39,9 +39,7 @@ def create_key(conn: psycopg.Connection, name: str, scopes: list[str]) -> str:
 
 
 def revoke_key(conn: psycopg.Connection, key_id: str) -> bool:
-    cur = conn.execute(
-        "update api.api_keys set revoked_at = now() where key_id = %s and revoked_at is null", (key_id,)
-    )
+    cur = conn.execute("update api.api_keys set revoked_at = now() where key_id = %s and revoked_at is null", (key_id,))
     return cur.rowcount == 1
 
 

@@ -125,7 +125,9 @@ def submit(
         config.set_string(key, value)
     if from_checkpoint:
         config.set_string("execution.state-recovery.path", from_checkpoint)
-    env = TableEnvironment.create(EnvironmentSettings.new_instance().in_streaming_mode().with_configuration(config).build())
+    env = TableEnvironment.create(
+        EnvironmentSettings.new_instance().in_streaming_mode().with_configuration(config).build()
+    )
     values = placeholders(settings, topic or settings.events_topic, database, group_id=job_name)
     result = None
     for statement in render_statements(values):

@@ -111,8 +111,7 @@ class Settings(BaseSettings):
             return f"{head}/{database}"
         db = database or self.database_name
         return (
-            f"postgresql://{self.database_user}:{self.postgres_password()}"
-            f"@{self.bind_host}:{self.postgres_port}/{db}"
+            f"postgresql://{self.database_user}:{self.postgres_password()}@{self.bind_host}:{self.postgres_port}/{db}"
         )
 
     def jdbc_url(self, database: str | None = None) -> str:

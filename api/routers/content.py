@@ -35,15 +35,17 @@ def content_minutes(
     _key: ReadKey,
     content_id: Annotated[str, Path(min_length=1, max_length=64, examples=["mov-000123"])],
     start: Annotated[AwareDatetime | None, Query(description="Inclusive window start, ISO 8601 with offset.")] = None,
-    end: Annotated[AwareDatetime | None, Query(description="Exclusive window start bound, ISO 8601 with offset.")] = None,
+    end: Annotated[
+        AwareDatetime | None, Query(description="Exclusive window start bound, ISO 8601 with offset.")
+    ] = None,
 ) -> ContentMinutes:
     """Windows whose start lies in [start, end). Defaults to the last hour; at most 7 days."""
     end = end or datetime.now(timezone.utc)
     start = start or end - timedelta(hours=1)
     if end <= start:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "end: must be after start")
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "end: must be after start")
     if end - start > MAX_RANGE:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "end: the range may span at most 7 days")
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "end: the range may span at most 7 days")
     rows = conn.execute(
         """
         select window_start, window_end, event_count

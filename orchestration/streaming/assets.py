@@ -1,6 +1,5 @@
 """The streaming stages as assets: Kafka topic -> Flink job -> PostgreSQL real-time tables."""
 
-
 from datetime import datetime, timezone
 
 from dagster import (

@@ -1,16 +1,15 @@
 """`streampulse stack ...`: start, stop and inspect the local StreamPulse stack.
 
-    streampulse stack up            everything: Kafka, registry, Flink + job, PostgreSQL, apps
-    streampulse stack up --core     only what the tests need (Kafka, registry, Flink, PostgreSQL)
-    streampulse stack status        one line per component
-    streampulse stack down          stop everything, leave no process behind (data is kept)
+streampulse stack up            everything: Kafka, registry, Flink + job, PostgreSQL, apps
+streampulse stack up --core     only what the tests need (Kafka, registry, Flink, PostgreSQL)
+streampulse stack status        one line per component
+streampulse stack down          stop everything, leave no process behind (data is kept)
 """
 
 from __future__ import annotations
 
 import logging
 import subprocess
-import sys
 import time
 from typing import Annotated
 
@@ -25,7 +24,7 @@ from streampulse.stack.preflight import check_ports_free, find_java
 from streampulse.stack.supervisor import Supervisor, render_config
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False)
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)
 log = logging.getLogger("streampulse.stack")
 
 
@@ -49,7 +48,10 @@ def wait_healthy(component: Component, supervisor: Supervisor) -> float:
             )
         try:
             component.health()
-            return time.monotonic() - started
+            # RUNNING means supervisord saw the process survive its first seconds.
+            if info and info["statename"] == "RUNNING":
+                return time.monotonic() - started
+            last_error = "process not yet past its start-up seconds"
         except Exception as exc:  # noqa: BLE001 - any failure means "not healthy yet"
             last_error = str(exc) or type(exc).__name__
         time.sleep(0.5)

@@ -16,7 +16,9 @@ from streampulse.settings import get_settings
 def main() -> None:
     if len(sys.argv) < 2:
         sys.exit("usage: python -m streampulse.stack.with_db_env COMMAND [ARGS...]")
-    os.environ["STREAMPULSE_DAGSTER_PG_URL"] = get_settings().dsn("dagster")
+    # dagster-postgres is written for psycopg2; SQLAlchemy 2.1 would pick psycopg 3 for a plain URL.
+    url = get_settings().dsn("dagster").replace("postgresql://", "postgresql+psycopg2://", 1)
+    os.environ["STREAMPULSE_DAGSTER_PG_URL"] = url
     os.execvp(sys.argv[1], sys.argv[1:])
 
 

@@ -1,0 +1,42 @@
+"""The job's SQL files: statement splitting and placeholder filling (no cluster needed)."""
+
+from flink_jobs import runner
+from streampulse.settings import Settings
+
+
+def test_split_keeps_statement_set_whole():
+    script = """
+-- a comment
+CREATE TABLE a (x INT) WITH ('k' = 'v;still inside');
+CREATE TABLE b (x INT);
+
+EXECUTE STATEMENT SET
+BEGIN
+INSERT INTO a SELECT 1;
+INSERT INTO b SELECT 2;
+END;
+"""
+    statements = runner.split_statements(script)
+    assert [s.split()[0] for s in statements] == ["CREATE", "CREATE", "EXECUTE"]
+    assert statements[2].count("INSERT INTO") == 2
+    assert statements[2].rstrip().endswith("END")
+
+
+def test_every_placeholder_is_filled():
+    settings = Settings(database_url="postgresql://u:p'w@db.example:5432/sp")
+    values = runner.placeholders(settings, "topic-x", None, "group-x")
+    statements = runner.render_statements(values)
+    text = "\n".join(statements)
+    assert "${" not in text
+    assert "'topic' = 'topic-x'" in text
+    assert "jdbc:postgresql://db.example:5432/sp" in text
+    assert "p''w" in text  # quotes in secrets are escaped for SQL
+    assert statements[-1].startswith("-- All queries") or "EXECUTE STATEMENT SET" in statements[-1]
+
+
+def test_sql_version_changes_with_the_sql(tmp_path, monkeypatch):
+    (tmp_path / "01.sql").write_text("SELECT 1;")
+    monkeypatch.setattr(runner, "SQL_DIR", tmp_path)
+    first = runner.sql_version()
+    (tmp_path / "01.sql").write_text("SELECT 2;")
+    assert runner.sql_version() != first
