@@ -40,6 +40,7 @@ def stack() -> Iterator[Settings]:
         if result.returncode != 0:
             pytest.fail(f"could not start the stack:\n{result.stdout}\n{result.stderr}")
         started_here = True
+    settings.__dict__["started_by_tests"] = started_here
     yield settings
     if started_here and not os.environ.get("STREAMPULSE_KEEP_STACK"):
         subprocess.run([sys.executable, "-m", "streampulse.cli", "stack", "down"], cwd=REPO_ROOT, timeout=300)
