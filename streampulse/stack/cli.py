@@ -44,7 +44,7 @@ def wait_healthy(component: Component, supervisor: Supervisor) -> float:
         if info and info["statename"] in ("FATAL", "EXITED", "BACKOFF"):
             raise StackError(
                 f"{component.title} exited while starting ({info['statename']}: {info.get('spawnerr') or 'see log'}); "
-                f"read {component.log_file}"
+                f"read {component.logs_to_read}"
             )
         try:
             component.health()
@@ -57,7 +57,7 @@ def wait_healthy(component: Component, supervisor: Supervisor) -> float:
         time.sleep(0.5)
     raise StackError(
         f"{component.title} was not healthy after {component.timeout_s:.0f} s (last check: {last_error}); "
-        f"read {component.log_file}"
+        f"read {component.logs_to_read}"
     )
 
 
@@ -136,19 +136,24 @@ def status() -> None:
     """One line per component: process state, health, address, log file."""
     settings = get_settings()
     supervisor = Supervisor(settings)
+    if not supervisor.running():
+        console.print("The stack is not running: start it with `make up`.")
+        raise typer.Exit(3)
     info = supervisor.all_info()
     table = Table("component", "process", "health", "address", "log")
     unhealthy = 0
     for c in build_components(settings, find_java()):
         state = info.get(c.name, {}).get("statename", "not started")
-        try:
-            c.health()
-            health = "[green]healthy[/]" if state == "RUNNING" else "-"
-        except Exception as exc:  # noqa: BLE001
-            health = f"[red]unhealthy[/] ({str(exc)[:40]})"
-            unhealthy += 1
-        table.add_row(c.title, state, health, c.url or "", str(c.log_file))
-    Console().print(table)
+        health = "-"
+        if state == "RUNNING":
+            try:
+                c.health()
+                health = "[green]healthy[/]"
+            except Exception as exc:  # noqa: BLE001
+                health = f"[red]unhealthy[/]: {str(exc)[:60]}"
+                unhealthy += 1
+        table.add_row(c.title, state, health, c.url or "", str(c.log_file.relative_to(settings.state_dir)))
+    Console(width=max(Console().width, 140)).print(table)
     for label, external, endpoint in (
         ("Kafka", settings.kafka_external, settings.bootstrap_servers),
         ("Schema registry", settings.registry_external, settings.registry_url),

@@ -44,6 +44,11 @@ class Component:
     user: str | None = None
     stop_signal: str = "TERM"
     stop_wait_s: int = 30
+    detail_log: Path | None = None  # where the component writes its own log, if not to stdout
+
+    @property
+    def logs_to_read(self) -> str:
+        return f"{self.log_file}" + (f" and {self.detail_log}" if self.detail_log else "")
 
 
 def render(template: str, target: Path, **values: object) -> Path:
@@ -357,6 +362,7 @@ def build_components(settings: Settings, java: Java) -> list[Component]:
                 group=CORE,
                 command=kafka_command(settings, java),
                 log_file=logs / "kafka.log",
+                detail_log=logs / "kafka-server.log",
                 health=kafka_health(settings),
                 port=settings.kafka_port,
                 port_setting="STREAMPULSE_KAFKA_PORT",
@@ -389,6 +395,7 @@ def build_components(settings: Settings, java: Java) -> list[Component]:
                 group=CORE,
                 command=["bash", str(fhome / "bin" / "jobmanager.sh"), "start-foreground"],
                 log_file=logs / "flink-jobmanager.log",
+                detail_log=logs / "flink" / "flink-*-standalonesession-*.log",
                 health=flink_jobmanager_health(settings),
                 port=settings.flink_rest_port,
                 port_setting="STREAMPULSE_FLINK_REST_PORT",
@@ -403,6 +410,7 @@ def build_components(settings: Settings, java: Java) -> list[Component]:
                 group=CORE,
                 command=["bash", str(fhome / "bin" / "taskmanager.sh"), "start-foreground"],
                 log_file=logs / "flink-taskmanager.log",
+                detail_log=logs / "flink" / "flink-*-taskexecutor-*.log",
                 health=flink_health(settings),
                 env=flink_env(settings, java),
                 timeout_s=120,
