@@ -56,7 +56,7 @@ def cancel(settings, job_id: str) -> None:
     httpx.patch(f"{settings.flink_url}/jobs/{job_id}", params={"mode": "cancel"}, timeout=10)
 
 
-def test_events_to_postgres_and_api(isolated):
+def test_events_to_postgres_api_and_dashboard(isolated, monkeypatch):
     settings = isolated.settings
     events = known_events()
     expected = expected_counts(events)
@@ -104,3 +104,18 @@ def test_events_to_postgres_and_api(isolated):
         assert response.status_code == 200, response.text
         got = {datetime.fromisoformat(m["window_start"]): m["event_count"] for m in response.json()["minutes"]}
         assert got == {start: n for (content, start), n in expected.items() if content == "item-3"}
+
+    # And on the dashboard's content page, read from the same database.
+    from streamlit.testing.v1 import AppTest
+
+    from streampulse.settings import REPO_ROOT, get_settings
+
+    monkeypatch.setenv("DATABASE_URL", isolated.dsn())
+    get_settings.cache_clear()
+    try:
+        page = AppTest.from_file(str(REPO_ROOT / "streamlit_app" / "pages" / "content.py"), default_timeout=30).run()
+        assert not page.exception
+        newest = max(start for _, start in expected)
+        assert [m.value for m in page.metric] == [f"{newest:%Y-%m-%d %H:%M}"]
+    finally:
+        get_settings.cache_clear()
