@@ -1,80 +1,106 @@
-"""`python -m generator`: produce content-store events to Kafka at a target rate."""
+"""`python -m generator`: produce content-store events to Kafka, with optional incident scenarios."""
 
 from __future__ import annotations
 
 import logging
 import signal
 import sys
-import time
+import threading
+from datetime import datetime, timezone
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from generator.events import random_events
-from generator.producer import BrokerUnavailable, EventProducer
+from generator import scenarios as scenario_module
+from generator.producer import BrokerUnavailable, SchemaRejected
+from generator.run import Progress, RunConfig, run_generator
+from generator.schema import EVENT_SCHEMA_FILES, LATEST_VERSION
 from streampulse.settings import get_settings
 
-app = typer.Typer(add_completion=False)
+app = typer.Typer(add_completion=False, rich_markup_mode=None)
 log = logging.getLogger("generator")
 
+EPILOG = "Scenarios (--scenario KIND:key=value,...; start and duration in seconds of event time):\n\n" + "\n\n".join(
+    f"{kind}: {cls.__doc__}" for kind, cls in scenario_module.KINDS.items()
+)
 
-@app.command(help="Produce Avro content events to Kafka (topic from STREAMPULSE_EVENTS_TOPIC).")
+
+@app.command(
+    help="Produce Avro content events to Kafka at a target rate (topic: STREAMPULSE_EVENTS_TOPIC). "
+    "Example: python -m generator --rate 500 --duration 600 --scenario cdn_outage:node=edge-de-fra-1,start=120",
+    epilog=EPILOG,
+)
 def main(
-    rate: Annotated[float, typer.Option(min=0.1, help="Target events per second.")] = 100.0,
+    rate: Annotated[float, typer.Option(min=0.001, help="Target events per second (event time).")] = 100.0,
     count: Annotated[int | None, typer.Option(min=1, help="Stop after this many events.")] = None,
-    duration: Annotated[float | None, typer.Option(min=0.1, help="Stop after this many seconds.")] = None,
-    seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same events.")] = 42,
+    duration: Annotated[float | None, typer.Option(min=0.001, help="Stop after this many seconds.")] = None,
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed, start and rate give the same events.")] = 42,
+    scenario: Annotated[list[str], typer.Option(help="An incident, KIND:key=value,... (repeatable).")] = [],  # noqa: B006
+    scenario_file: Annotated[
+        Path | None, typer.Option(exists=True, dir_okay=False, help="YAML/JSON list of scenarios.")
+    ] = None,
+    start: Annotated[
+        datetime | None, typer.Option(help="First event time (UTC), e.g. 2026-01-01T00:00:00; default: now.")
+    ] = None,
+    max_speed: Annotated[bool, typer.Option(help="Produce as fast as possible (event times still at --rate).")] = False,
+    schema_version: Annotated[
+        int, typer.Option(min=1, max=LATEST_VERSION, help=f"Event schema version ({sorted(EVENT_SCHEMA_FILES)}).")
+    ] = LATEST_VERSION,
     topic: Annotated[str | None, typer.Option(help="Kafka topic (default: the platform's events topic).")] = None,
-    quiet: Annotated[bool, typer.Option(help="Log a progress line every 10 s instead of a live line.")] = False,
+    no_labels: Annotated[
+        bool, typer.Option(help="Do not publish the catalog or record the run in PostgreSQL (Kafka only).")
+    ] = False,
+    quiet: Annotated[bool, typer.Option(help="A log line every 10 s instead of a live progress line.")] = False,
 ) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    settings = get_settings()
-    stop = {"now": False}
-
-    def on_signal(signum: int, _frame: object) -> None:
-        stop["now"] = True
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
-        producer = EventProducer(settings, topic)
-    except Exception as exc:  # noqa: BLE001 - registry or broker unreachable at start
-        typer.echo(f"error: cannot start producing: {exc}", err=True)
+        chosen = scenario_module.load(scenario, scenario_file)
+    except scenario_module.ScenarioError as exc:
+        typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
-    started = time.monotonic()
-    events = random_events(seed, int(time.time() * 1000), rate)
-    last_report = started
+    if no_labels and chosen:
+        typer.echo("error: scenarios are always labelled in PostgreSQL; drop --no-labels", err=True)
+        raise typer.Exit(2)
+    config = RunConfig(
+        rate=rate,
+        count=count,
+        duration_s=duration,
+        seed=seed,
+        start_ms=int(start.replace(tzinfo=start.tzinfo or timezone.utc).timestamp() * 1000) if start else None,
+        scenarios=chosen,
+        topic=topic,
+        schema_version=schema_version,
+        max_speed=max_speed,
+        record_labels=not no_labels,
+    )
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+
+    def show(p: Progress) -> None:
+        line = (
+            f"{p.events_per_s:9.0f} ev/s  produced {p.produced:,}  failed {p.failed:,}  "
+            f"behind target {p.behind_s:.1f} s  ({p.elapsed_s:.0f} s)"
+        )
+        if p.done:
+            return
+        if quiet:
+            log.info(line)
+        else:
+            print("\r" + line, end="", file=sys.stderr, flush=True)
+
     try:
-        for n, event in enumerate(events, start=1):
-            if stop["now"] or (count and n > count) or (duration and time.monotonic() - started >= duration):
-                break
-            # Event time is wall-clock time when the event is sent (live mode).
-            event["event_time"] = int(time.time() * 1000)
-            producer.send(event)
-            ahead = n / rate - (time.monotonic() - started)
-            if ahead > 0:
-                time.sleep(ahead)
-            now = time.monotonic()
-            if now - last_report >= (10 if quiet else 1):
-                last_report = now
-                r = producer.report
-                line = (
-                    f"{n / (now - started):8.0f} ev/s  produced {r.produced}  delivered {r.delivered}  "
-                    f"failed {r.failed}  behind target {max(0, -ahead):.1f} s"
-                )
-                if quiet:
-                    log.info(line)
-                else:
-                    print("\r" + line, end="", file=sys.stderr, flush=True)
-        report = producer.flush()
-    except BrokerUnavailable as exc:
+        result = run_generator(get_settings(), config, stop, show, progress_every_s=10 if quiet else 1)
+    except (BrokerUnavailable, SchemaRejected) as exc:
         typer.echo(f"\nerror: {exc}", err=True)
         raise typer.Exit(3) from None
-    elapsed = time.monotonic() - started
+    report = result.report
+    assert report is not None
+    effects = ", ".join(f"{k} {v:,}" for k, v in result.effects.items())
     typer.echo(
-        f"\ndone: {report.delivered} delivered, {report.failed} failed in {elapsed:.1f} s "
-        f"({report.delivered / max(elapsed, 1e-9):.0f} ev/s)",
+        f"\nrun {result.run_id}: {report.delivered:,} delivered, {report.failed} failed in {result.elapsed_s:.1f} s "
+        f"({result.events_per_s:,.0f} ev/s){'; ' + effects if effects else ''}",
         err=True,
     )
-    if report.failed:
-        raise typer.Exit(3)

@@ -1,24 +1,14 @@
-"""Synthetic content-store events (a first, simple model; the content-domain issue refines it)."""
+"""Hand-made single events (dicts in the schema's shape), for tests and examples.
+
+The generator itself draws events in columnar batches (generator.model); this helper builds one
+schema-valid event with the fields a test cares about.
+"""
 
 from __future__ import annotations
 
 import random
-import uuid
-from collections.abc import Iterator
 
-EVENT_TYPES = [
-    "DOWNLOAD_STARTED",
-    "DOWNLOAD_COMPLETED",
-    "DOWNLOAD_FAILED",
-    "STREAM_STARTED",
-    "STREAM_ENDED",
-    "PURCHASE",
-]
-EVENT_WEIGHTS = [30, 26, 2, 22, 18, 2]
-CONTENT_TYPES = ["MOVIE", "TV_EPISODE", "MUSIC", "APP", "BOOK", "PODCAST"]
-REGIONS = ["US", "GB", "DE", "FR", "JP", "BR", "IN", "AU"]
-DEVICES = ["PHONE", "TABLET", "DESKTOP", "TV", "WATCH", "SPEAKER"]
-NETWORKS = ["WIFI", "CELLULAR_5G", "CELLULAR_4G", "ETHERNET", "OTHER"]
+from generator import domain
 
 
 def make_event(
@@ -27,50 +17,40 @@ def make_event(
     content_id: str,
     event_type: str = "STREAM_STARTED",
     region: str = "US",
+    cdn_node: str | None = None,
+    error_code: str | None = None,
+    ttfb_ms: int | None = None,
+    referrer: str | None = None,
 ) -> dict:
-    """One schema-valid event; fields not given are drawn from `rng`."""
-    content_type = CONTENT_TYPES[hash(content_id) % len(CONTENT_TYPES)]
-    failed = event_type == "DOWNLOAD_FAILED"
+    """One schema-valid event (v2 shape; v1 producers drop `referrer`)."""
+    prefix = content_id.split("-", 1)[0]
+    ctype = (
+        domain.CONTENT_TYPES[domain.CONTENT_ID_PREFIX.index(prefix)] if prefix in domain.CONTENT_ID_PREFIX else "MUSIC"
+    )
     purchase = event_type == "PURCHASE"
-    sent = 0 if failed or purchase else rng.randint(50_000, 5_000_000)
+    failed = error_code is not None or event_type == "DOWNLOAD_FAILED"
+    sent = 0 if purchase or failed else rng.randint(50_000, 5_000_000)
     duration = rng.randint(200, 60_000) if sent else 0
+    region_info = domain.REGIONS[domain.REGION_CODES.index(region)]
     return {
-        "event_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+        "event_id": rng.getrandbits(63),
         "event_type": event_type,
         "event_time": event_time_ms,
         "content_id": content_id,
-        "content_type": content_type,
-        "user_id": f"u-{rng.randrange(1_000_000):06d}",
-        "session_id": f"s-{rng.getrandbits(48):012x}",
+        "content_type": ctype,
+        "user_id": rng.randrange(10_000_000),
+        "session_id": rng.getrandbits(40),
         "region": region,
-        "device": rng.choice(DEVICES),
-        "os_version": f"{rng.randint(14, 18)}.{rng.randint(0, 5)}",
-        "network": rng.choice(NETWORKS),
-        "cdn_node": f"edge-{region.lower()}-{rng.randint(1, 2)}",
+        "device": rng.choice(domain.DEVICES),
+        "os_version": rng.choice(domain.OS_VERSIONS),
+        "network": rng.choice(domain.NETWORKS),
+        "cdn_node": cdn_node or rng.choice(region_info.edge_nodes),
         "bytes_sent": sent,
         "duration_ms": duration,
-        "ttfb_ms": rng.randint(20, 400) if not purchase else 0,
+        "ttfb_ms": ttfb_ms if ttfb_ms is not None else (0 if purchase else rng.randint(20, 400)),
         "throughput_kbps": int(sent * 8 / duration) if duration else 0,
-        "error_code": "HTTP_503" if failed else None,
+        "error_code": error_code or ("HTTP_503" if event_type == "DOWNLOAD_FAILED" else None),
         "price_minor": rng.choice([99, 199, 499, 999]) if purchase else 0,
-        "currency": "USD" if purchase else None,
+        "currency": region_info.currency if purchase else None,
+        "referrer": referrer,
     }
-
-
-def random_events(seed: int, start_ms: int, rate: float, catalog_size: int = 500) -> Iterator[dict]:
-    """An endless, deterministic stream: event times advance by 1/rate seconds from start_ms."""
-    rng = random.Random(seed)
-    catalog = [f"item-{i:05d}" for i in range(catalog_size)]
-    step_ms = 1000.0 / rate
-    i = 0
-    while True:
-        # Popularity falls off with rank (a first approximation of the long tail).
-        content = catalog[min(int(rng.paretovariate(1.2)) - 1, catalog_size - 1)]
-        yield make_event(
-            rng,
-            int(start_ms + i * step_ms),
-            content,
-            event_type=rng.choices(EVENT_TYPES, EVENT_WEIGHTS)[0],
-            region=rng.choice(REGIONS),
-        )
-        i += 1

@@ -14,8 +14,12 @@ from streampulse.settings import REPO_ROOT, Settings
 
 log = logging.getLogger(__name__)
 
-# Idempotent DDL, applied in this order: the tables Flink writes, then the API's own tables.
-MIGRATION_DIRS = [REPO_ROOT / "flink_jobs" / "postgres", REPO_ROOT / "api" / "postgres"]
+# Idempotent DDL, in data-flow order: what the generator publishes, what Flink writes, the API's own.
+MIGRATION_DIRS = [
+    REPO_ROOT / "generator" / "postgres",
+    REPO_ROOT / "flink_jobs" / "postgres",
+    REPO_ROOT / "api" / "postgres",
+]
 
 
 def ensure_database(settings: Settings, name: str) -> None:
@@ -50,11 +54,20 @@ def ensure_topic(settings: Settings, name: str, partitions: int | None = None) -
             raise
 
 
+def ensure_registry_compatibility(settings: Settings, level: str = "BACKWARD") -> None:
+    """Every subject evolves compatibly: new schemas must read data written with the older ones."""
+    import httpx
+
+    response = httpx.put(f"{settings.registry_url}/config", json={"compatibility": level}, timeout=10)
+    response.raise_for_status()
+
+
 def bootstrap_platform(settings: Settings) -> None:
     ensure_database(settings, settings.database_name)
     ensure_database(settings, "dagster")
     apply_migrations(settings)
     ensure_topic(settings, settings.events_topic)
+    ensure_registry_compatibility(settings)
 
 
 def ensure_flink_job(settings: Settings) -> str:

@@ -1,16 +1,17 @@
 -- Source: content events from Kafka, Avro in the schema registry's wire format.
--- The reader schema is schemas/content_event.avsc (enums read as STRING); the writer schema of
--- each record is fetched from the registry by the id in its header, so v1 and v2 producers can mix.
+-- The reader schema is the newest schemas/content_event*.avsc (enums read as STRING); the writer
+-- schema of each record is fetched from the registry by the id in its header and resolved against
+-- it, so v1 and v2 producers can write at the same time (v1 records read `referrer` as NULL).
 -- Watermark: events may arrive up to ${watermark_delay_s} s out of order (bounded out-of-orderness).
 -- A partition that is idle for ${idle_timeout_s} s no longer holds the watermark back.
 CREATE TABLE content_events (
-    event_id        STRING NOT NULL,
+    event_id        BIGINT NOT NULL,
     event_type      STRING NOT NULL,
     event_time      TIMESTAMP(3) NOT NULL,
     content_id      STRING NOT NULL,
     content_type    STRING NOT NULL,
-    user_id         STRING NOT NULL,
-    session_id      STRING NOT NULL,
+    user_id         BIGINT NOT NULL,
+    session_id      BIGINT NOT NULL,
     region          STRING NOT NULL,
     device          STRING NOT NULL,
     os_version      STRING NOT NULL,
@@ -23,6 +24,7 @@ CREATE TABLE content_events (
     error_code      STRING,
     price_minor     BIGINT NOT NULL,
     currency        STRING,
+    referrer        STRING,
     WATERMARK FOR event_time AS event_time - INTERVAL '${watermark_delay_s}' SECOND
 ) WITH (
     'connector' = 'kafka',

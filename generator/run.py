@@ -1,0 +1,158 @@
+"""One generator run, as a library call: the CLI and Dagster both use `run_generator`.
+
+Event time is simulated from `start` at `rate` events per second: event i happens at
+start + i / rate. In real-time mode (the default) the loop paces itself so event time follows the
+wall clock; with `max_speed` it produces as fast as it can (benchmarks, backfills) while the event
+times stay those of the target rate, so a run is deterministic for a seed, start and rate.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+import numpy as np
+
+from generator import labels
+from generator.catalog import Catalog, publish
+from generator.encoding import BatchEncoder
+from generator.model import EventModel
+from generator.producer import DeliveryReport, EventProducer
+from generator.scenarios import ViralRelease, _Scenario
+from generator.schema import LATEST_VERSION
+from streampulse.settings import Settings
+
+log = logging.getLogger(__name__)
+MAX_BATCH = 10_000
+
+
+@dataclass
+class RunConfig:
+    rate: float = 100.0
+    count: int | None = None
+    duration_s: float | None = None
+    seed: int = 42
+    start_ms: int | None = None  # first event time; default: now
+    scenarios: list[_Scenario] = field(default_factory=list)
+    topic: str | None = None
+    schema_version: int = LATEST_VERSION
+    catalog_size: int = 5000
+    max_speed: bool = False
+    record_labels: bool = True  # publish the catalog and write runs/incidents to PostgreSQL
+
+
+@dataclass
+class Progress:
+    run_id: str
+    produced: int
+    failed: int
+    elapsed_s: float
+    events_per_s: float
+    behind_s: float  # how far production lags behind the target rate (real-time mode)
+    done: bool = False
+    effects: dict = field(default_factory=dict)
+    report: DeliveryReport | None = None
+
+
+def build_catalog(config: RunConfig, start_ms: int) -> Catalog:
+    # New releases are relative to the run's day, so a day's runs share one catalog.
+    day = datetime.fromtimestamp(start_ms / 1000, tz=timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+    return Catalog.build(config.seed, config.catalog_size, now=day)
+
+
+def total_events(config: RunConfig) -> int | None:
+    if config.count is not None:
+        return config.count
+    if config.duration_s is not None:
+        return max(1, int(config.duration_s * config.rate))
+    return None
+
+
+def run_generator(
+    settings: Settings,
+    config: RunConfig,
+    stop: threading.Event | None = None,
+    on_progress: Callable[[Progress], None] | None = None,
+    progress_every_s: float = 1.0,
+) -> Progress:
+    """Produce events until count/duration is reached or `stop` is set; flush; return the summary."""
+    stop = stop or threading.Event()
+    start_ms = config.start_ms if config.start_ms is not None else int(time.time() * 1000)
+    catalog = build_catalog(config, start_ms)
+    for scenario in config.scenarios:
+        if isinstance(scenario, ViralRelease):
+            scenario.bind(catalog)
+    producer = EventProducer(settings, config.topic, config.schema_version)
+    encoder = BatchEncoder(catalog, producer.schema_id, config.schema_version)
+    model = EventModel(catalog, config.seed)
+    scenario_rng = np.random.default_rng(config.seed + 1)
+    run_id = f"{datetime.fromtimestamp(start_ms / 1000, tz=timezone.utc):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
+    if config.record_labels:
+        import psycopg
+
+        with psycopg.connect(settings.dsn()) as conn:
+            publish(conn, catalog)
+            labels.record_run(
+                conn,
+                run_id,
+                config.seed,
+                config.rate,
+                producer.topic,
+                config.schema_version,
+                start_ms,
+                config.scenarios,
+            )
+        log.info("run %s: catalog of %d items published, %d incidents labelled", run_id, len(catalog),
+                 len(config.scenarios))  # fmt: skip
+
+    target = total_events(config)
+    step_ms = 1000.0 / config.rate
+    per_tick = MAX_BATCH if config.max_speed else int(min(MAX_BATCH, max(1, config.rate / 10)))
+    effects: dict = {}
+    sent = 0  # events drawn (before duplicates)
+    wall_start = time.monotonic()
+    last_progress = wall_start
+    behind = 0.0
+    while not stop.is_set() and (target is None or sent < target):
+        n = per_tick if target is None else min(per_tick, target - sent)
+        times = (start_ms + np.arange(sent, sent + n) * step_ms).astype(np.int64)
+        boost = None
+        for scenario in config.scenarios:
+            rb = scenario.region_boost()
+            begin, end = scenario.window_ms(start_ms)
+            if rb is not None and begin <= times[n // 2] < end:
+                boost = rb if boost is None else boost * rb
+        batch = model.draw(times, region_boost=boost)
+        for scenario in config.scenarios:
+            batch = scenario.apply(batch, start_ms, scenario_rng, effects)
+        values, keys = encoder.messages(batch)
+        producer.send_encoded(values, keys)
+        sent += n
+        now = time.monotonic()
+        if not config.max_speed:
+            ahead = sent / config.rate - (now - wall_start)
+            behind = max(0.0, -ahead)
+            if ahead > 0:
+                stop.wait(ahead)
+        if on_progress and now - last_progress >= progress_every_s:
+            last_progress = now
+            r = producer.report
+            on_progress(Progress(run_id, r.produced, r.failed, now - wall_start, r.produced / (now - wall_start),
+                                 behind, effects=dict(effects)))  # fmt: skip
+    report = producer.flush()
+    elapsed = time.monotonic() - wall_start
+    if config.record_labels:
+        import psycopg
+
+        with psycopg.connect(settings.dsn(), autocommit=True) as conn:
+            labels.finish_run(conn, run_id, report.produced, report.delivered, report.failed, effects)
+    final = Progress(run_id, report.produced, report.failed, elapsed, report.delivered / max(elapsed, 1e-9), behind,
+                     done=True, effects=effects, report=report)  # fmt: skip
+    if on_progress:
+        on_progress(final)
+    return final
