@@ -22,7 +22,7 @@ app = typer.Typer(add_completion=False, rich_markup_mode=None)
 log = logging.getLogger("generator")
 
 EPILOG = "Scenarios (--scenario KIND:key=value,...; start and duration in seconds of event time):\n\n" + "\n\n".join(
-    f"{kind}: {cls.__doc__}" for kind, cls in scenario_module.KINDS.items()
+    line.strip() for line in scenario_module.describe_kinds().splitlines()
 )
 
 
@@ -43,15 +43,19 @@ def main(
     start: Annotated[
         datetime | None, typer.Option(help="First event time (UTC), e.g. 2026-01-01T00:00:00; default: now.")
     ] = None,
-    max_speed: Annotated[bool, typer.Option(help="Produce as fast as possible (event times still at --rate).")] = False,
+    max_speed: Annotated[
+        bool, typer.Option("--max-speed", help="Produce as fast as possible (event times still at --rate).")
+    ] = False,
     schema_version: Annotated[
         int, typer.Option(min=1, max=LATEST_VERSION, help=f"Event schema version ({sorted(EVENT_SCHEMA_FILES)}).")
     ] = LATEST_VERSION,
     topic: Annotated[str | None, typer.Option(help="Kafka topic (default: the platform's events topic).")] = None,
     no_labels: Annotated[
-        bool, typer.Option(help="Do not publish the catalog or record the run in PostgreSQL (Kafka only).")
+        bool, typer.Option("--no-labels", help="Do not publish the catalog or record the run in PostgreSQL.")
     ] = False,
-    quiet: Annotated[bool, typer.Option(help="A log line every 10 s instead of a live progress line.")] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", help="A log line every 10 s instead of a live progress line.")
+    ] = False,
 ) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)

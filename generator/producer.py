@@ -57,15 +57,16 @@ class DeliveryReport:
             self.errors[err.name()] = self.errors.get(err.name(), 0) + 1
 
 
-def register_schema(settings: Settings, subject: str, version: int = LATEST_VERSION) -> int:
-    """Register event schema `version` under `subject` (idempotent) and return its id."""
+def register_schema(settings: Settings, subject: str, version: int = LATEST_VERSION, text: str | None = None) -> int:
+    """Register event schema `version` (or the schema `text`) under `subject`, idempotently; return its id."""
     client = SchemaRegistryClient({"url": settings.registry_url})
     try:
-        return client.register_schema(subject, Schema(event_schema_text(version), "AVRO"))
+        return client.register_schema(subject, Schema(text or event_schema_text(version), "AVRO"))
     except SchemaRegistryError as exc:
         if exc.http_status_code == 409:
+            which = "the given schema" if text else f"schema v{version}"
             raise SchemaRejected(
-                f"The schema registry refused schema v{version} for subject {subject!r}: it is not compatible "
+                f"The schema registry refused {which} for subject {subject!r}: it is not compatible "
                 f"with the versions registered before ({exc.error_message}). Evolve schemas by adding optional "
                 "fields with defaults; never remove or retype a field."
             ) from None
@@ -154,10 +155,9 @@ class EventProducer:
         self.report.produced += 1
         self._producer.poll(0)
 
-    def send_encoded(self, values: list[bytes], keys: list[bytes]) -> None:
-        """Pre-encoded records (generator.encoding); one C call per batch."""
+    def send_encoded(self, messages: list[dict]) -> None:
+        """Pre-encoded records ({"value", "key"} dicts from generator.encoding); one C call per batch."""
         self._check()
-        messages = [{"value": v, "key": k} for v, k in zip(values, keys, strict=True)]
         while messages:
             queued = self._producer.produce_batch(self.topic, messages)
             self.report.produced += queued

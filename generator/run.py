@@ -130,8 +130,7 @@ def run_generator(
         batch = model.draw(times, region_boost=boost)
         for scenario in config.scenarios:
             batch = scenario.apply(batch, start_ms, scenario_rng, effects)
-        values, keys = encoder.messages(batch)
-        producer.send_encoded(values, keys)
+        producer.send_encoded(encoder.messages(batch))
         sent += n
         now = time.monotonic()
         if not config.max_speed:

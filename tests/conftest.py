@@ -58,6 +58,17 @@ class Isolated:
     def dsn(self) -> str:
         return self.settings.dsn(self.database)
 
+    def scoped_settings(self) -> Settings:
+        """Settings whose platform database and events topic are this test's own."""
+        from pydantic import SecretStr
+
+        update: dict = {"events_topic": self.topic}
+        if self.settings.database_external:
+            update["database_url"] = SecretStr(self.dsn())
+        else:
+            update["database_name"] = self.database
+        return self.settings.model_copy(update=update)
+
 
 @pytest.fixture
 def isolated(stack: Settings) -> Iterator[Isolated]:

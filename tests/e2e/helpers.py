@@ -1,0 +1,77 @@
+"""Helpers for end-to-end tests: run the real Flink job on a test's own topic and database."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
+
+import httpx
+import psycopg
+
+from flink_jobs import runner
+from generator.events import make_event
+from generator.producer import EventProducer
+
+T0 = datetime(2026, 1, 1, 0, 0, tzinfo=timezone.utc)
+
+
+def ms(dt: datetime) -> int:
+    return int(dt.timestamp() * 1000)
+
+
+def send_clock(producer: EventProducer, at: datetime, partitions: int = 3) -> None:
+    """One event per partition at `at`: moves every partition's watermark past the earlier windows."""
+    rng = random.Random(0)
+    for partition in range(partitions):
+        producer.send(make_event(rng, ms(at), "clock"), partition=partition)
+
+
+def minute_counts(events: list[dict]) -> dict[tuple[str, datetime], int]:
+    """The independent computation: events per (content, minute)."""
+    counts: Counter = Counter()
+    for e in events:
+        minute = datetime.fromtimestamp(e["event_time"] // 60_000 * 60, tz=timezone.utc)
+        counts[(e["content_id"], minute)] += 1
+    return dict(counts)
+
+
+def read_minute_counts(dsn: str) -> dict[tuple[str, datetime], int]:
+    with psycopg.connect(dsn) as conn:
+        return {
+            (content, start): count
+            for content, start, count in conn.execute(
+                "select content_id, window_start, event_count from realtime.content_minute_stats"
+            )
+        }
+
+
+@contextmanager
+def flink_job(isolated) -> Iterator[str]:
+    """The analytics job on the test's topic and database; cancelled afterwards."""
+    job_id = runner.submit_in_subprocess(
+        isolated.settings, topic=isolated.topic, database=isolated.database, job_name=isolated.job_name
+    )
+    try:
+        yield job_id
+    finally:
+        httpx.patch(f"{isolated.settings.flink_url}/jobs/{job_id}", params={"mode": "cancel"}, timeout=10)
+
+
+def wait_for_minute_counts(dsn: str, expected_rows: int, timeout_s: float = 180) -> dict:
+    deadline = time.monotonic() + timeout_s
+    rows: dict = {}
+    while time.monotonic() < deadline:
+        rows = read_minute_counts(dsn)
+        if len(rows) >= expected_rows:
+            # One more look after a flush interval: nothing may still be changing.
+            time.sleep(1.5)
+            return read_minute_counts(dsn)
+        time.sleep(2)
+    return rows
+
+
+__all__ = ["T0", "timedelta"]
