@@ -48,7 +48,7 @@ def _topic_messages(settings, topic: str) -> list[bytes]:
         consumer.close()
 
 
-def test_run_is_delivered_in_full_and_labelled(isolated):
+def test_run_is_delivered_in_full_and_labelled(isolated, tmp_path):
     settings = isolated.scoped_settings()
     config = RunConfig(
         rate=1000,
@@ -82,6 +82,13 @@ def test_run_is_delivered_in_full_and_labelled(isolated):
     assert incidents[0][2] == T0 + timedelta(seconds=5) and incidents[0][3] == T0 + timedelta(seconds=15)
     assert incidents[1][0] == "duplicates"
     assert catalog_rows == 5000
+
+    # The catalog is a dbt source: the staging model builds on it and its tests pass.
+    from streampulse.dbt import run_dbt
+
+    result = run_dbt(settings, "build", "--select", "stg_catalog__content", log_dir=tmp_path)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "PASS=" in result.stdout and "ERROR=0" in result.stdout
 
 
 def test_v1_and_v2_producers_together_through_flink(isolated):
