@@ -64,10 +64,20 @@ def split_statements(text: str) -> list[str]:
     return statements
 
 
-def placeholders(settings: Settings, topic: str, database: str | None, group_id: str) -> dict[str, str]:
+def placeholders(
+    settings: Settings, topic: str, database: str | None, group_id: str, alerts_topic: str | None = None
+) -> dict[str, str]:
     user, password = settings.jdbc_credentials()
     return {
         "events_topic": topic,
+        "alerts_topic": alerts_topic or settings.alerts_topic,
+        "job_name": group_id,
+        "flush_interval": settings.sink_flush_interval,
+        "trending_top_n": str(settings.trending_top_n),
+        "min_requests": str(settings.anomaly_min_requests),
+        "error_rate_threshold": str(settings.anomaly_error_rate_threshold),
+        "latency_p95_threshold_ms": str(settings.anomaly_latency_p95_threshold_ms),
+        "regional_error_rate_threshold": str(settings.anomaly_regional_error_rate_threshold),
         "bootstrap_servers": settings.bootstrap_servers,
         "registry_url": settings.registry_url,
         "event_schema": event_schema_text().replace("'", "''"),
@@ -97,6 +107,7 @@ def submit(
     database: str | None = None,
     job_name: str = JOB_NAME,
     from_checkpoint: str | None = None,
+    alerts_topic: str | None = None,
 ) -> str:
     """Submit the job and return its id. Runs a PyFlink client JVM in this process."""
     from pyflink.common import Configuration
@@ -120,6 +131,8 @@ def submit(
         "execution.checkpointing.min-pause": "1 s",
         "table.local-time-zone": "UTC",
         "table.exec.source.idle-timeout": f"{settings.source_idle_timeout_seconds} s",
+        # Only the late-events count keeps unbounded keyed state (one key per minute): expire it.
+        "table.exec.state.ttl": "1 d",
         "execution.attached": "false",
     }.items():
         config.set_string(key, value)
@@ -128,7 +141,7 @@ def submit(
     env = TableEnvironment.create(
         EnvironmentSettings.new_instance().in_streaming_mode().with_configuration(config).build()
     )
-    values = placeholders(settings, topic or settings.events_topic, database, group_id=job_name)
+    values = placeholders(settings, topic or settings.events_topic, database, job_name, alerts_topic)
     result = None
     for statement in render_statements(values):
         result = env.execute_sql(statement)
@@ -189,10 +202,11 @@ def submit_command(
     database: Annotated[str | None, typer.Option(help="PostgreSQL database for the sinks.")] = None,
     job_name: Annotated[str, typer.Option(help="Flink job name; also the Kafka consumer group.")] = JOB_NAME,
     from_checkpoint: Annotated[str | None, typer.Option(help="Restore from this checkpoint/savepoint.")] = None,
+    alerts_topic: Annotated[str | None, typer.Option(help="Alerts topic (default from settings).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print {job_id, sql_version} as JSON.")] = False,
 ) -> None:
     """Submit the job to the cluster at STREAMPULSE_FLINK_REST_URL (default: the local cluster)."""
-    job_id = submit(get_settings(), topic, database, job_name, from_checkpoint)
+    job_id = submit(get_settings(), topic, database, job_name, from_checkpoint, alerts_topic)
     if as_json:
         print(json.dumps({"job_id": job_id, "sql_version": sql_version(), "from_checkpoint": from_checkpoint}))
     else:

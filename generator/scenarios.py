@@ -55,6 +55,18 @@ def _region(value: str) -> str:
     return value
 
 
+def _fail(batch: EventBatch, hit: np.ndarray) -> np.ndarray:
+    """Turn the hit downloads into failed ones and the hit stream starts into errors (HTTP 503)."""
+    downloads = hit & (batch.event_type == domain.DOWNLOAD_COMPLETED)
+    streams = hit & (batch.event_type == domain.STREAM_STARTED)
+    batch.event_type[downloads] = domain.DOWNLOAD_FAILED
+    failed = downloads | streams
+    batch.error_code[failed] = domain.ERROR_CODES.index("HTTP_503")
+    batch.bytes_sent[failed] = 0
+    batch.throughput_kbps[failed] = 0
+    return failed
+
+
 class CdnOutage(_Scenario):
     """An edge node fails: `error_rate` of its downloads and stream starts fail with HTTP 503."""
 
@@ -69,14 +81,27 @@ class CdnOutage(_Scenario):
     def apply(self, batch: EventBatch, run_start_ms: int, rng: np.random.Generator, stats: dict) -> EventBatch:
         hit = self.mask(batch, run_start_ms) & (batch.cdn_node == domain.EDGE_NODES.index(self.node))
         hit &= rng.random(len(batch)) < self.error_rate
-        downloads = hit & (batch.event_type == domain.DOWNLOAD_COMPLETED)
-        streams = hit & (batch.event_type == domain.STREAM_STARTED)
-        batch.event_type[downloads] = domain.DOWNLOAD_FAILED
-        failed = downloads | streams
-        batch.error_code[failed] = domain.ERROR_CODES.index("HTTP_503")
-        batch.bytes_sent[failed] = 0
-        batch.throughput_kbps[failed] = 0
+        failed = _fail(batch, hit)
         stats["failed_by_outage"] = stats.get("failed_by_outage", 0) + int(failed.sum())
+        return batch
+
+
+class RegionalOutage(_Scenario):
+    """Every edge node of a region fails: `error_rate` of the region's downloads and stream starts fail."""
+
+    kind: Literal["regional_outage"] = "regional_outage"
+    region: str = "BR"
+    error_rate: float = Field(0.6, gt=0, le=1)
+    _check_region = field_validator("region")(_region)
+
+    def target(self) -> str:
+        return self.region
+
+    def apply(self, batch: EventBatch, run_start_ms: int, rng: np.random.Generator, stats: dict) -> EventBatch:
+        hit = self.mask(batch, run_start_ms) & (batch.region == domain.REGION_CODES.index(self.region))
+        hit &= rng.random(len(batch)) < self.error_rate
+        failed = _fail(batch, hit)
+        stats["failed_by_regional_outage"] = stats.get("failed_by_regional_outage", 0) + int(failed.sum())
         return batch
 
 
@@ -191,16 +216,21 @@ class Duplicates(_Scenario):
         stats["duplicates"] = stats.get("duplicates", 0) + len(hit)
         if not len(hit):
             return batch
-        return EventBatch.concat([batch, batch.take(hit)])
+        # Each copy is sent right after its original, as a retrying client would: duplicates add no
+        # out-of-orderness of their own.
+        positions = np.concatenate([np.arange(len(batch)), hit])
+        return batch.take(positions[np.argsort(positions, kind="stable")])
 
 
 Scenario = Annotated[
-    CdnOutage | LatencyDegradation | ViralRelease | RegionalSurge | OutOfOrder | LateEvents | Duplicates,
+    CdnOutage | RegionalOutage | LatencyDegradation | ViralRelease | RegionalSurge | OutOfOrder | LateEvents | Duplicates,
     Field(discriminator="kind"),
 ]
 KINDS = {
     cls.model_fields["kind"].default: cls
-    for cls in (CdnOutage, LatencyDegradation, ViralRelease, RegionalSurge, OutOfOrder, LateEvents, Duplicates)
+    for cls in (
+        CdnOutage, RegionalOutage, LatencyDegradation, ViralRelease, RegionalSurge, OutOfOrder, LateEvents, Duplicates
+    )
 }
 _adapter = TypeAdapter(list[Scenario])
 

@@ -33,9 +33,9 @@ def top_content_minutes(minutes: int = 30, limit: int = 10) -> pd.DataFrame:
             where window_start >= (select max(window_start) from realtime.content_minute_stats)
                                  - make_interval(mins => %s)
         ), top as (
-            select content_id from recent group by content_id order by sum(event_count) desc limit %s
+            select content_id from recent group by content_id order by sum(events) desc limit %s
         )
-        select r.window_start, r.content_id, r.event_count
+        select r.window_start, r.content_id, r.events as event_count
         from recent r join top using (content_id)
         order by r.window_start
         """,

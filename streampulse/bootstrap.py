@@ -67,6 +67,7 @@ def bootstrap_platform(settings: Settings) -> None:
     ensure_database(settings, "dagster")
     apply_migrations(settings)
     ensure_topic(settings, settings.events_topic)
+    ensure_topic(settings, settings.alerts_topic)
     ensure_registry_compatibility(settings)
 
 

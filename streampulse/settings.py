@@ -49,6 +49,7 @@ class Settings(BaseSettings):
     # Data layout.
     events_topic: str = "content-events"
     events_topic_partitions: int = 3
+    alerts_topic: str = "cdn-alerts"
     database_name: str = "streampulse"
     database_user: str = "streampulse"
 
@@ -56,7 +57,16 @@ class Settings(BaseSettings):
     flink_parallelism: int = 1
     checkpoint_interval_ms: int = 10_000
     watermark_delay_seconds: int = 5
-    source_idle_timeout_seconds: int = 5
+    source_idle_timeout_seconds: int = 30
+    sink_flush_interval: str = "500ms"
+    trending_top_n: int = 10
+
+    # Anomaly detection: a minute is bad with at least `anomaly_min_requests` requests and a value over
+    # its threshold; three bad minutes in a row make an anomaly.
+    anomaly_min_requests: int = 20
+    anomaly_error_rate_threshold: float = 0.10
+    anomaly_latency_p95_threshold_ms: int = 600
+    anomaly_regional_error_rate_threshold: float = 0.40
 
     # Demo generator that `stack up` starts.
     demo_rate: float = 50.0

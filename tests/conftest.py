@@ -55,6 +55,10 @@ class Isolated:
     database: str
     job_name: str
 
+    @property
+    def alerts_topic(self) -> str:
+        return f"{self.topic}-alerts"
+
     def dsn(self) -> str:
         return self.settings.dsn(self.database)
 
@@ -70,13 +74,27 @@ class Isolated:
         return self.settings.model_copy(update=update)
 
 
-@pytest.fixture
-def isolated(stack: Settings) -> Iterator[Isolated]:
+def _isolate(stack: Settings) -> Isolated:
     suffix = uuid.uuid4().hex[:8]
     iso = Isolated(stack, f"test-events-{suffix}", f"test_{suffix}", f"test-job-{suffix}")
     bootstrap.ensure_database(stack, iso.database)
     bootstrap.apply_migrations(stack, iso.database)
     bootstrap.ensure_topic(stack, iso.topic, partitions=3)
-    yield iso
+    bootstrap.ensure_topic(stack, iso.alerts_topic, partitions=1)
+    return iso
+
+
+def _drop(stack: Settings, iso: Isolated) -> None:
+    from confluent_kafka.admin import AdminClient
+
     with psycopg.connect(stack.dsn("postgres"), autocommit=True) as conn:
         conn.execute(f'drop database if exists "{iso.database}" with (force)')
+    AdminClient({"bootstrap.servers": stack.bootstrap_servers}).delete_topics([iso.topic, iso.alerts_topic])
+
+
+@pytest.fixture
+def isolated(stack: Settings) -> Iterator[Isolated]:
+    """A topic, an alerts topic and a database of this test's own, dropped afterwards."""
+    iso = _isolate(stack)
+    yield iso
+    _drop(stack, iso)

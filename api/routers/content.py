@@ -48,7 +48,7 @@ def content_minutes(
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "end: the range may span at most 7 days")
     rows = conn.execute(
         """
-        select window_start, window_end, event_count
+        select window_start, window_end, events
         from realtime.content_minute_stats
         where content_id = %s and window_start >= %s and window_start < %s
         order by window_start

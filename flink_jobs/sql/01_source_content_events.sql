@@ -3,7 +3,10 @@
 -- schema of each record is fetched from the registry by the id in its header and resolved against
 -- it, so v1 and v2 producers can write at the same time (v1 records read `referrer` as NULL).
 -- Watermark: events may arrive up to ${watermark_delay_s} s out of order (bounded out-of-orderness).
--- A partition that is idle for ${idle_timeout_s} s no longer holds the watermark back.
+-- A partition that delivers nothing for ${idle_timeout_s} s no longer holds the watermark back. The timeout
+-- is long on purpose: while catching up under backpressure the source emits one partition's fetched
+-- batch at a time, and a short timeout would mark the others idle, let the watermark run ahead and
+-- turn their on-time events into late ones. Small fetches per partition keep those bursts short.
 CREATE TABLE content_events (
     event_id        BIGINT NOT NULL,
     event_type      STRING NOT NULL,
@@ -34,6 +37,7 @@ CREATE TABLE content_events (
     'scan.startup.mode' = 'group-offsets',
     'properties.auto.offset.reset' = 'earliest',
     'scan.watermark.idle-timeout' = '${idle_timeout_s} s',
+    'properties.max.partition.fetch.bytes' = '262144',
     'value.format' = 'avro-confluent',
     'value.avro-confluent.url' = '${registry_url}',
     'value.avro-confluent.schema' = '${event_schema}'

@@ -1,11 +1,80 @@
--- All queries of the job, as one statement set: one source scan feeds every sink.
+-- All queries of the job, as one statement set: one scan of the topic feeds every sink.
 EXECUTE STATEMENT SET
 BEGIN
 
--- 1-minute tumbling windows per content item.
+-- Content stats: 1-minute tumbling windows per content item.
 INSERT INTO content_minute_stats
-SELECT window_start, window_end, content_id, COUNT(*) AS event_count
-FROM TABLE(TUMBLE(TABLE content_events, DESCRIPTOR(event_time), INTERVAL '1' MINUTE))
-GROUP BY window_start, window_end, content_id;
+SELECT content_id, window_start, window_end,
+    COUNT(*),
+    COUNT(*) FILTER (WHERE event_type = 'DOWNLOAD_STARTED'),
+    COUNT(*) FILTER (WHERE event_type = 'DOWNLOAD_COMPLETED'),
+    COUNT(*) FILTER (WHERE event_type = 'DOWNLOAD_FAILED'),
+    COUNT(*) FILTER (WHERE event_type = 'STREAM_STARTED'),
+    COUNT(*) FILTER (WHERE event_type = 'STREAM_ENDED'),
+    COUNT(*) FILTER (WHERE event_type = 'PURCHASE'),
+    SUM(bytes_sent),
+    COUNT(DISTINCT user_id),
+    AVG(CAST(NULLIF(ttfb_ms, 0) AS DOUBLE)),
+    PERCENTILE(NULLIF(ttfb_ms, 0), 0.95)
+FROM TABLE(TUMBLE(TABLE on_time_events, DESCRIPTOR(event_time), INTERVAL '1' MINUTE))
+GROUP BY content_id, window_start, window_end;
+
+-- ... and per content item and region (revenue is per region: one currency each).
+INSERT INTO content_region_minute_stats
+SELECT content_id, region, window_start, window_end,
+    COUNT(*),
+    COUNT(*) FILTER (WHERE event_type = 'DOWNLOAD_STARTED'),
+    COUNT(*) FILTER (WHERE event_type = 'DOWNLOAD_COMPLETED'),
+    COUNT(*) FILTER (WHERE event_type = 'DOWNLOAD_FAILED'),
+    COUNT(*) FILTER (WHERE event_type = 'STREAM_STARTED'),
+    COUNT(*) FILTER (WHERE event_type = 'PURCHASE'),
+    SUM(price_minor),
+    MAX(currency),
+    COUNT(DISTINCT user_id)
+FROM TABLE(TUMBLE(TABLE on_time_events, DESCRIPTOR(event_time), INTERVAL '1' MINUTE))
+GROUP BY content_id, region, window_start, window_end;
+
+-- Trending: top ${trending_top_n} per region and globally, per 5-minute window sliding every minute.
+INSERT INTO trending
+SELECT trend_scope, window_start, window_end, rank_no, content_id, events, recent_events, earlier_events, score
+FROM (
+    SELECT *, ROW_NUMBER() OVER (PARTITION BY window_start, window_end, trend_scope
+                                 ORDER BY score DESC, content_id) AS rank_no
+    FROM trending_by_region
+)
+WHERE rank_no <= ${trending_top_n};
+
+INSERT INTO trending
+SELECT trend_scope, window_start, window_end, rank_no, content_id, events, recent_events, earlier_events, score
+FROM (
+    SELECT *, ROW_NUMBER() OVER (PARTITION BY window_start, window_end ORDER BY score DESC, content_id) AS rank_no
+    FROM trending_global
+)
+WHERE rank_no <= ${trending_top_n};
+
+-- CDN health per edge node per minute.
+INSERT INTO cdn_node_minute_stats
+SELECT cdn_node, window_start, window_end, region, requests, errors, error_rate, ttfb_p50_ms, ttfb_p95_ms,
+       throughput_avg_kbps, bytes_sent
+FROM cdn_node_minutes;
+
+-- Anomalies: to PostgreSQL, and to the alerts topic for other consumers.
+INSERT INTO cdn_alerts
+SELECT anomaly_kind, subject, started_at, detected_at, region, peak_value, severity FROM anomalies_opened;
+
+INSERT INTO cdn_incidents
+SELECT anomaly_kind, subject, started_at, ended_at, region, bad_minutes, peak_value, severity FROM anomalies_resolved;
+
+INSERT INTO cdn_alerts_topic
+SELECT subject, anomaly_kind, 'OPEN', started_at, detected_at, region, peak_value, severity FROM anomalies_opened
+UNION ALL
+SELECT subject, anomaly_kind, 'RESOLVED', started_at, ended_at, region, peak_value, severity FROM anomalies_resolved;
+
+-- Late events, per event-time minute.
+INSERT INTO late_events_minute
+SELECT CAST(FLOOR(event_time TO MINUTE) AS TIMESTAMP(3)), COUNT(*)
+FROM classified_events
+WHERE is_late
+GROUP BY CAST(FLOOR(event_time TO MINUTE) AS TIMESTAMP(3));
 
 END;

@@ -44,7 +44,7 @@ def read_minute_counts(dsn: str) -> dict[tuple[str, datetime], int]:
         return {
             (content, start): count
             for content, start, count in conn.execute(
-                "select content_id, window_start, event_count from realtime.content_minute_stats"
+                "select content_id, window_start, events from realtime.content_minute_stats"
             )
         }
 
@@ -53,7 +53,11 @@ def read_minute_counts(dsn: str) -> dict[tuple[str, datetime], int]:
 def flink_job(isolated) -> Iterator[str]:
     """The analytics job on the test's topic and database; cancelled afterwards."""
     job_id = runner.submit_in_subprocess(
-        isolated.settings, topic=isolated.topic, database=isolated.database, job_name=isolated.job_name
+        isolated.settings,
+        topic=isolated.topic,
+        database=isolated.database,
+        job_name=isolated.job_name,
+        alerts_topic=isolated.alerts_topic,
     )
     try:
         yield job_id

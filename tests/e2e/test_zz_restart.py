@@ -64,5 +64,5 @@ def test_down_leaves_nothing_and_up_keeps_data(isolated):
     assert sum(offsets) == 25
     assert _end_offsets(settings, isolated.topic) == offsets
     with psycopg.connect(isolated.dsn()) as conn:
-        row = conn.execute("select event_count from realtime.content_minute_stats where content_id = 'kept'")
+        row = conn.execute("select late_events from realtime.late_events_minute where event_minute = '2026-01-01'")
         assert row.fetchone() == (7,)

@@ -94,6 +94,9 @@ def test_duplicates_repeat_events_with_the_same_id():
     assert len(out) == len(batch) + effects["duplicates"]
     ids, counts = np.unique(out.event_id, return_counts=True)
     assert (counts == 2).sum() == effects["duplicates"] > 300
+    # A copy follows its original directly: event time never goes back by more than the original's.
+    copies = np.flatnonzero(out.event_id[1:] == out.event_id[:-1]) + 1
+    assert len(copies) == effects["duplicates"] and (out.event_time[copies] == out.event_time[copies - 1]).all()
 
 
 def test_unknown_kind_lists_the_valid_ones():

@@ -1,0 +1,129 @@
+-- Sinks: the real-time tables in PostgreSQL (their DDL, keys and indexes: flink_jobs/postgres/).
+-- Every sink declares the table's primary key, so the JDBC sink upserts
+-- (INSERT ... ON CONFLICT DO UPDATE): a replay after a restore from checkpoint rewrites the same
+-- values instead of adding rows. With checkpoints in exactly-once mode that makes every table
+-- exactly-once in effect. Times are UTC (the cluster runs with -Duser.timezone=UTC).
+
+CREATE TABLE content_minute_stats (
+    content_id          STRING NOT NULL,
+    window_start        TIMESTAMP(3) NOT NULL,
+    window_end          TIMESTAMP(3) NOT NULL,
+    events              BIGINT NOT NULL,
+    downloads_started   BIGINT NOT NULL,
+    downloads_completed BIGINT NOT NULL,
+    downloads_failed    BIGINT NOT NULL,
+    streams_started     BIGINT NOT NULL,
+    streams_ended       BIGINT NOT NULL,
+    purchases           BIGINT NOT NULL,
+    bytes_sent          BIGINT NOT NULL,
+    distinct_users      BIGINT NOT NULL,
+    ttfb_avg_ms         DOUBLE,
+    ttfb_p95_ms         DOUBLE,
+    PRIMARY KEY (content_id, window_start) NOT ENFORCED
+) WITH (
+    'connector' = 'jdbc', 'url' = '${jdbc_url}', 'username' = '${jdbc_user}', 'password' = '${jdbc_password}',
+    'table-name' = 'realtime.content_minute_stats',
+    'sink.buffer-flush.interval' = '${flush_interval}', 'sink.buffer-flush.max-rows' = '5000', 'sink.max-retries' = '5'
+);
+
+CREATE TABLE content_region_minute_stats (
+    content_id          STRING NOT NULL,
+    region              STRING NOT NULL,
+    window_start        TIMESTAMP(3) NOT NULL,
+    window_end          TIMESTAMP(3) NOT NULL,
+    events              BIGINT NOT NULL,
+    downloads_started   BIGINT NOT NULL,
+    downloads_completed BIGINT NOT NULL,
+    downloads_failed    BIGINT NOT NULL,
+    streams_started     BIGINT NOT NULL,
+    purchases           BIGINT NOT NULL,
+    revenue_minor       BIGINT NOT NULL,
+    currency            STRING,
+    distinct_users      BIGINT NOT NULL,
+    PRIMARY KEY (content_id, region, window_start) NOT ENFORCED
+) WITH (
+    'connector' = 'jdbc', 'url' = '${jdbc_url}', 'username' = '${jdbc_user}', 'password' = '${jdbc_password}',
+    'table-name' = 'realtime.content_region_minute_stats',
+    'sink.buffer-flush.interval' = '${flush_interval}', 'sink.buffer-flush.max-rows' = '5000', 'sink.max-retries' = '5'
+);
+
+CREATE TABLE trending (
+    trend_scope   STRING NOT NULL,
+    window_start  TIMESTAMP(3) NOT NULL,
+    window_end    TIMESTAMP(3) NOT NULL,
+    rank_no       BIGINT NOT NULL,
+    content_id    STRING NOT NULL,
+    events        BIGINT NOT NULL,
+    recent_events BIGINT NOT NULL,
+    earlier_events BIGINT NOT NULL,
+    score         DOUBLE NOT NULL,
+    PRIMARY KEY (trend_scope, window_end, rank_no) NOT ENFORCED
+) WITH (
+    'connector' = 'jdbc', 'url' = '${jdbc_url}', 'username' = '${jdbc_user}', 'password' = '${jdbc_password}',
+    'table-name' = 'realtime.trending',
+    'sink.buffer-flush.interval' = '${flush_interval}', 'sink.buffer-flush.max-rows' = '5000', 'sink.max-retries' = '5'
+);
+
+CREATE TABLE cdn_node_minute_stats (
+    cdn_node        STRING NOT NULL,
+    window_start    TIMESTAMP(3) NOT NULL,
+    window_end      TIMESTAMP(3) NOT NULL,
+    region          STRING NOT NULL,
+    requests        BIGINT NOT NULL,
+    errors          BIGINT NOT NULL,
+    error_rate      DOUBLE NOT NULL,
+    ttfb_p50_ms     DOUBLE,
+    ttfb_p95_ms     DOUBLE,
+    throughput_avg_kbps DOUBLE,
+    bytes_sent      BIGINT NOT NULL,
+    PRIMARY KEY (cdn_node, window_start) NOT ENFORCED
+) WITH (
+    'connector' = 'jdbc', 'url' = '${jdbc_url}', 'username' = '${jdbc_user}', 'password' = '${jdbc_password}',
+    'table-name' = 'realtime.cdn_node_minute_stats',
+    'sink.buffer-flush.interval' = '${flush_interval}', 'sink.buffer-flush.max-rows' = '5000', 'sink.max-retries' = '5'
+);
+
+-- Anomalies in two steps, each an append-only stream into its own table (no race between them):
+-- cdn_alerts when a pattern is first seen (the third bad minute), cdn_incidents when it ends.
+CREATE TABLE cdn_alerts (
+    anomaly_kind STRING NOT NULL,
+    subject      STRING NOT NULL,   -- edge node, or region for regional outages
+    started_at   TIMESTAMP(3) NOT NULL,
+    detected_at  TIMESTAMP(3) NOT NULL,
+    region       STRING NOT NULL,
+    peak_value   DOUBLE NOT NULL,
+    severity     STRING NOT NULL,
+    PRIMARY KEY (anomaly_kind, subject, started_at) NOT ENFORCED
+) WITH (
+    'connector' = 'jdbc', 'url' = '${jdbc_url}', 'username' = '${jdbc_user}', 'password' = '${jdbc_password}',
+    'table-name' = 'realtime.cdn_alerts',
+    'sink.buffer-flush.interval' = '${flush_interval}', 'sink.buffer-flush.max-rows' = '500', 'sink.max-retries' = '5'
+);
+
+CREATE TABLE cdn_incidents (
+    anomaly_kind STRING NOT NULL,
+    subject      STRING NOT NULL,
+    started_at   TIMESTAMP(3) NOT NULL,
+    ended_at     TIMESTAMP(3) NOT NULL,
+    region       STRING NOT NULL,
+    bad_minutes  BIGINT NOT NULL,
+    peak_value   DOUBLE NOT NULL,
+    severity     STRING NOT NULL,
+    PRIMARY KEY (anomaly_kind, subject, started_at) NOT ENFORCED
+) WITH (
+    'connector' = 'jdbc', 'url' = '${jdbc_url}', 'username' = '${jdbc_user}', 'password' = '${jdbc_password}',
+    'table-name' = 'realtime.cdn_incidents',
+    'sink.buffer-flush.interval' = '${flush_interval}', 'sink.buffer-flush.max-rows' = '500', 'sink.max-retries' = '5'
+);
+
+-- Events that arrived after the watermark had passed their time: counted per event-time minute,
+-- never silently dropped (they are excluded from the windows above, which had already closed).
+CREATE TABLE late_events_minute (
+    event_minute TIMESTAMP(3) NOT NULL,
+    late_events  BIGINT NOT NULL,
+    PRIMARY KEY (event_minute) NOT ENFORCED
+) WITH (
+    'connector' = 'jdbc', 'url' = '${jdbc_url}', 'username' = '${jdbc_user}', 'password' = '${jdbc_password}',
+    'table-name' = 'realtime.late_events_minute',
+    'sink.buffer-flush.interval' = '${flush_interval}', 'sink.buffer-flush.max-rows' = '500', 'sink.max-retries' = '5'
+);
