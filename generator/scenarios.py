@@ -223,13 +223,27 @@ class Duplicates(_Scenario):
 
 
 Scenario = Annotated[
-    CdnOutage | RegionalOutage | LatencyDegradation | ViralRelease | RegionalSurge | OutOfOrder | LateEvents | Duplicates,
+    CdnOutage
+    | RegionalOutage
+    | LatencyDegradation
+    | ViralRelease
+    | RegionalSurge
+    | OutOfOrder
+    | LateEvents
+    | Duplicates,
     Field(discriminator="kind"),
 ]
 KINDS = {
     cls.model_fields["kind"].default: cls
     for cls in (
-        CdnOutage, RegionalOutage, LatencyDegradation, ViralRelease, RegionalSurge, OutOfOrder, LateEvents, Duplicates
+        CdnOutage,
+        RegionalOutage,
+        LatencyDegradation,
+        ViralRelease,
+        RegionalSurge,
+        OutOfOrder,
+        LateEvents,
+        Duplicates,
     )
 }
 _adapter = TypeAdapter(list[Scenario])

@@ -35,19 +35,45 @@ SELECT
 FROM TABLE(TUMBLE(TABLE cdn_requests, DESCRIPTOR(event_time), INTERVAL '1' MINUTE))
 GROUP BY cdn_node, window_start, window_end, window_time;
 
--- Health per region per minute (all of the region's edge nodes together).
+-- Health per region per minute: a roll-up of the node minutes (a cascaded window), not a second
+-- pass over the events.
+CREATE TEMPORARY VIEW cdn_node_minute_counts AS
+SELECT region, requests, errors, window_time AS minute_time FROM cdn_node_minutes;
+
 CREATE TEMPORARY VIEW cdn_region_minutes AS
 SELECT
     region,
     window_start,
     window_end,
     window_time,
-    COUNT(*) AS requests,
-    CAST(COUNT(error_code) AS DOUBLE) / COUNT(*) AS error_rate
-FROM TABLE(TUMBLE(TABLE cdn_requests, DESCRIPTOR(event_time), INTERVAL '1' MINUTE))
+    SUM(requests) AS requests,
+    CAST(SUM(errors) AS DOUBLE) / SUM(requests) AS error_rate
+FROM TABLE(TUMBLE(TABLE cdn_node_minute_counts, DESCRIPTOR(minute_time), INTERVAL '1' MINUTE))
 GROUP BY region, window_start, window_end, window_time;
 
--- Trending candidates: 5-minute windows sliding every minute. The score rewards acceleration:
+-- Per content item and region per minute: feeds its own table and, cascaded, trending.
+CREATE TEMPORARY VIEW content_region_minutes AS
+SELECT
+    content_id,
+    region,
+    window_start AS minute_start,
+    window_end AS minute_end,
+    window_time AS minute_time,
+    COUNT(*) AS events,
+    COUNT(*) FILTER (WHERE event_type = 'DOWNLOAD_STARTED') AS downloads_started,
+    COUNT(*) FILTER (WHERE event_type = 'DOWNLOAD_COMPLETED') AS downloads_completed,
+    COUNT(*) FILTER (WHERE event_type = 'DOWNLOAD_FAILED') AS downloads_failed,
+    COUNT(*) FILTER (WHERE event_type = 'STREAM_STARTED') AS streams_started,
+    COUNT(*) FILTER (WHERE event_type = 'PURCHASE') AS purchases,
+    SUM(price_minor) AS revenue_minor,
+    MAX(currency) AS currency,
+    COUNT(DISTINCT user_id) AS distinct_users
+FROM TABLE(TUMBLE(TABLE on_time_events, DESCRIPTOR(event_time), INTERVAL '1' MINUTE))
+GROUP BY content_id, region, window_start, window_end, window_time;
+
+-- Trending candidates: 5-minute windows sliding every minute, cascaded over the minute counts
+-- above (windows align to minutes, so the last two minutes of a window are whole minute rows).
+-- The score rewards acceleration:
 --   score = ln(1 + events) * (recent_per_min + 1) / (earlier_per_min + 1)
 -- recent = the last 2 minutes of the window, earlier = the 3 minutes before (the trailing
 -- baseline). A steady item scores ln(1 + volume); an item whose rate jumps scores that times its
@@ -58,10 +84,10 @@ SELECT region AS trend_scope, window_start, window_end, content_id, events, rece
        LN(1 + events) * (CAST(recent_events AS DOUBLE) / 2 + 1) / (CAST(earlier_events AS DOUBLE) / 3 + 1) AS score
 FROM (
     SELECT window_start, window_end, region, content_id,
-        COUNT(*) AS events,
-        COUNT(*) FILTER (WHERE event_time >= window_end - INTERVAL '2' MINUTE) AS recent_events,
-        COUNT(*) FILTER (WHERE event_time < window_end - INTERVAL '2' MINUTE) AS earlier_events
-    FROM TABLE(HOP(TABLE on_time_events, DESCRIPTOR(event_time), INTERVAL '1' MINUTE, INTERVAL '5' MINUTE))
+        SUM(events) AS events,
+        COALESCE(SUM(events) FILTER (WHERE minute_start >= window_end - INTERVAL '2' MINUTE), 0) AS recent_events,
+        COALESCE(SUM(events) FILTER (WHERE minute_start < window_end - INTERVAL '2' MINUTE), 0) AS earlier_events
+    FROM TABLE(HOP(TABLE content_region_minutes, DESCRIPTOR(minute_time), INTERVAL '1' MINUTE, INTERVAL '5' MINUTE))
     GROUP BY window_start, window_end, region, content_id
 )
 WHERE events >= 5;
@@ -71,10 +97,10 @@ SELECT 'GLOBAL' AS trend_scope, window_start, window_end, content_id, events, re
        LN(1 + events) * (CAST(recent_events AS DOUBLE) / 2 + 1) / (CAST(earlier_events AS DOUBLE) / 3 + 1) AS score
 FROM (
     SELECT window_start, window_end, content_id,
-        COUNT(*) AS events,
-        COUNT(*) FILTER (WHERE event_time >= window_end - INTERVAL '2' MINUTE) AS recent_events,
-        COUNT(*) FILTER (WHERE event_time < window_end - INTERVAL '2' MINUTE) AS earlier_events
-    FROM TABLE(HOP(TABLE on_time_events, DESCRIPTOR(event_time), INTERVAL '1' MINUTE, INTERVAL '5' MINUTE))
+        SUM(events) AS events,
+        COALESCE(SUM(events) FILTER (WHERE minute_start >= window_end - INTERVAL '2' MINUTE), 0) AS recent_events,
+        COALESCE(SUM(events) FILTER (WHERE minute_start < window_end - INTERVAL '2' MINUTE), 0) AS earlier_events
+    FROM TABLE(HOP(TABLE content_region_minutes, DESCRIPTOR(minute_time), INTERVAL '1' MINUTE, INTERVAL '5' MINUTE))
     GROUP BY window_start, window_end, content_id
 )
 WHERE events >= 5;

@@ -21,18 +21,9 @@ GROUP BY content_id, window_start, window_end;
 
 -- ... and per content item and region (revenue is per region: one currency each).
 INSERT INTO content_region_minute_stats
-SELECT content_id, region, window_start, window_end,
-    COUNT(*),
-    COUNT(*) FILTER (WHERE event_type = 'DOWNLOAD_STARTED'),
-    COUNT(*) FILTER (WHERE event_type = 'DOWNLOAD_COMPLETED'),
-    COUNT(*) FILTER (WHERE event_type = 'DOWNLOAD_FAILED'),
-    COUNT(*) FILTER (WHERE event_type = 'STREAM_STARTED'),
-    COUNT(*) FILTER (WHERE event_type = 'PURCHASE'),
-    SUM(price_minor),
-    MAX(currency),
-    COUNT(DISTINCT user_id)
-FROM TABLE(TUMBLE(TABLE on_time_events, DESCRIPTOR(event_time), INTERVAL '1' MINUTE))
-GROUP BY content_id, region, window_start, window_end;
+SELECT content_id, region, minute_start, minute_end, events, downloads_started, downloads_completed,
+       downloads_failed, streams_started, purchases, revenue_minor, currency, distinct_users
+FROM content_region_minutes;
 
 -- Trending: top ${trending_top_n} per region and globally, per 5-minute window sliding every minute.
 INSERT INTO trending

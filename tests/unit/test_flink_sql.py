@@ -29,7 +29,7 @@ def test_every_placeholder_is_filled():
     text = "\n".join(statements)
     assert "${" not in text
     assert "'topic' = 'topic-x'" in text
-    assert "jdbc:postgresql://db.example:5432/sp" in text
+    assert "jdbc:postgresql://db.example:5432/sp?" in text
     assert "p''w" in text  # quotes in secrets are escaped for SQL
     assert statements[-1].startswith("-- All queries") or "EXECUTE STATEMENT SET" in statements[-1]
 

@@ -15,7 +15,7 @@ def test_password_comes_from_the_state_secret(tmp_path):
     s.postgres_password_file.write_text("s3cret\n")
     assert s.dsn() == "postgresql://streampulse:s3cret@127.0.0.1:5433/streampulse"
     assert s.dsn("other").endswith("/other")
-    assert s.jdbc_url() == "jdbc:postgresql://127.0.0.1:5433/streampulse"
+    assert s.jdbc_url() == "jdbc:postgresql://127.0.0.1:5433/streampulse?reWriteBatchedInserts=true"
     assert s.jdbc_credentials() == ("streampulse", "s3cret")
 
 
