@@ -53,7 +53,7 @@ def test_down_leaves_nothing_and_up_keeps_data(isolated):
     produce_events(settings, [make_event(rng, 1_767_225_600_000 + i, f"item-{i}") for i in range(25)], isolated.topic)
     offsets = _end_offsets(settings, isolated.topic)
     with psycopg.connect(isolated.dsn(), autocommit=True) as conn:
-        conn.execute("insert into realtime.content_minute_stats values ('2026-01-01', '2026-01-01 00:01', 'kept', 7)")
+        conn.execute("insert into realtime.late_events_minute (event_minute, late_events) values ('2026-01-01', 7)")
 
     down = _cli("down")
     assert down.returncode == 0, down.stderr
