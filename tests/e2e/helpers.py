@@ -60,6 +60,14 @@ def flink_job(isolated) -> Iterator[str]:
         alerts_topic=isolated.alerts_topic,
     )
     try:
+        # Every task running (the source has its partitions) before the test produces anything.
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            job = httpx.get(f"{isolated.settings.flink_url}/jobs/{job_id}", timeout=10).json()
+            if job["state"] == "RUNNING" and all(v["status"] == "RUNNING" for v in job["vertices"]):
+                break
+            time.sleep(0.5)
+        time.sleep(2)
         yield job_id
     finally:
         httpx.patch(f"{isolated.settings.flink_url}/jobs/{job_id}", params={"mode": "cancel"}, timeout=10)
