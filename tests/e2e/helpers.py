@@ -7,7 +7,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import httpx
 import psycopg
@@ -84,6 +84,3 @@ def wait_for_minute_counts(dsn: str, expected_rows: int, timeout_s: float = 180)
             return read_minute_counts(dsn)
         time.sleep(2)
     return rows
-
-
-__all__ = ["T0", "timedelta"]
