@@ -55,6 +55,8 @@ class Settings(BaseSettings):
 
     # Flink job behaviour.
     flink_parallelism: int = 1
+    # Slots of the local TaskManager: one per concurrently running job at parallelism 1.
+    flink_taskmanager_slots: int = 8
     checkpoint_interval_ms: int = 10_000
     watermark_delay_seconds: int = 5
     source_idle_timeout_seconds: int = 30

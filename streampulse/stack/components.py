@@ -264,7 +264,7 @@ def prepare_flink(settings: Settings) -> None:
         rpc_port=FLINK_RPC_PORT,
         blob_port=FLINK_BLOB_PORT,
         rest_port=settings.flink_rest_port,
-        slots=4,
+        slots=settings.flink_taskmanager_slots,
         checkpoint_dir=settings.data_dir / "flink" / "checkpoints",
         savepoint_dir=settings.data_dir / "flink" / "savepoints",
     )
