@@ -16,6 +16,8 @@ if [ -n "${JAVA_HOME:-}" ] && [ -x "$JAVA_HOME/bin/java" ]; then JAVA_BIN=$JAVA_
 if [ -z "$JAVA_BIN" ] || [ "$(java_major "$JAVA_BIN")" -lt 17 ] 2>/dev/null; then apt_missing+=(openjdk-17-jre-headless); fi
 command -v mvn >/dev/null || apt_missing+=(maven)
 ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || apt_missing+=(postgresql)
+# The dashboard's browser test drives Debian's Chromium (Playwright never downloads a browser here).
+command -v chromium >/dev/null || apt_missing+=(chromium)
 PY=""
 for candidate in python3.11 python3.12 python3.10 python3; do
   if command -v "$candidate" >/dev/null && "$candidate" -c 'import sys; sys.exit(not (3, 10) <= sys.version_info[:2] <= (3, 12))'; then
