@@ -28,6 +28,7 @@ class Settings(BaseSettings):
     )
 
     state_dir: Path = Field(REPO_ROOT / ".state", description="data, logs, pids, downloaded jars")
+    reports_dir: Path = Field(REPO_ROOT / ".state" / "reports", description="daily reports: YYYY-MM-DD/ folders")
     bind_host: str = Field("127.0.0.1", description="address every local service binds to")
 
     # Ports of the local stack.
@@ -69,6 +70,14 @@ class Settings(BaseSettings):
     anomaly_error_rate_threshold: float = 0.10
     anomaly_latency_p95_threshold_ms: int = 600
     anomaly_regional_error_rate_threshold: float = 0.40
+
+    # REST API. Rate limit per API key in `limits` notation ("100/second", "1000/minute;20/second"); its
+    # counters live in `api_rate_limit_storage` (memory:// is per process: use redis://... for several workers).
+    api_rate_limit: str = "100/second"
+    api_rate_limit_storage: str = "memory://"
+    api_cors_origins: list[str] = Field(default_factory=list, description="allowed browser origins; none by default")
+    api_pool_size: int = 10
+    api_max_alert_streams: int = 50
 
     # Demo generator that `stack up` starts.
     demo_rate: float = 50.0
