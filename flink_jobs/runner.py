@@ -30,12 +30,12 @@ JOB_NAME = "streampulse-analytics"
 ACTIVE_STATES = {"CREATED", "INITIALIZING", "RUNNING", "RESTARTING", "RECONCILING"}
 
 
-def sql_version() -> str:
+def sql_version(sql_dir: Path = SQL_DIR) -> str:
     """A short content hash of the SQL files: which logic a running job was started with."""
     import hashlib
 
     digest = hashlib.sha256()
-    for path in sorted(SQL_DIR.glob("*.sql")):
+    for path in sorted(Path(sql_dir).glob("*.sql")):
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()[:12]
 
@@ -90,9 +90,9 @@ def placeholders(
     }
 
 
-def render_statements(values: dict[str, str]) -> list[str]:
+def render_statements(values: dict[str, str], sql_dir: Path = SQL_DIR) -> list[str]:
     statements: list[str] = []
-    for path in sorted(SQL_DIR.glob("*.sql")):
+    for path in sorted(Path(sql_dir).glob("*.sql")):
         try:
             text = Template(path.read_text()).substitute(values)
         except KeyError as exc:
@@ -108,6 +108,7 @@ def submit(
     job_name: str = JOB_NAME,
     from_checkpoint: str | None = None,
     alerts_topic: str | None = None,
+    sql_dir: Path = SQL_DIR,
 ) -> str:
     """Submit the job and return its id. Runs a PyFlink client JVM in this process."""
     from pyflink.common import Configuration
@@ -137,6 +138,8 @@ def submit(
         # CURRENT_WATERMARK ahead of the records and classified on-time events as late (caught by
         # tests/e2e/test_stream_analytics.py). It was worth about 30% of catch-up throughput.
         "execution.attached": "false",
+        # The SQL version travels with the job (Flink UI and REST: /jobs/<id>/config, user-config).
+        "pipeline.global-job-parameters": f"sql_version:{sql_version(sql_dir)}",
     }.items():
         config.set_string(key, value)
     if from_checkpoint:
@@ -146,7 +149,7 @@ def submit(
     )
     values = placeholders(settings, topic or settings.events_topic, database, job_name, alerts_topic)
     result = None
-    for statement in render_statements(values):
+    for statement in render_statements(values, sql_dir):
         result = env.execute_sql(statement)
     if result is None or result.get_job_client() is None:
         raise SystemExit("The SQL files contain no INSERT: nothing was submitted.")
@@ -196,6 +199,116 @@ def submit_in_subprocess(settings: Settings, **kwargs: str | None) -> str:
     return json.loads(result.stdout.strip().splitlines()[-1])["job_id"]
 
 
+# ---------------------------------------------------------------------------------------------
+# Operating the running job through the REST API: savepoints, restore points, retention.
+# ---------------------------------------------------------------------------------------------
+def jobs_named(settings: Settings, job_name: str = JOB_NAME) -> list[dict]:
+    """Every job of this name the cluster remembers (active and finished), newest first."""
+    response = httpx.get(f"{settings.flink_url}/jobs/overview", timeout=10)
+    response.raise_for_status()
+    jobs = [j for j in response.json().get("jobs", []) if j["name"] == job_name]
+    return sorted(jobs, key=lambda j: j.get("start-time", 0), reverse=True)
+
+
+def _wait_for_savepoint(settings: Settings, job_id: str, trigger_id: str, timeout_s: float) -> str:
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        status = httpx.get(f"{settings.flink_url}/jobs/{job_id}/savepoints/{trigger_id}", timeout=10).json()
+        if status.get("status", {}).get("id") == "COMPLETED":
+            operation = status.get("operation", {})
+            if "location" in operation:
+                return operation["location"]
+            cause = operation.get("failure-cause", {}).get("stack-trace", "unknown cause")
+            raise RuntimeError(f"Savepoint of job {job_id} failed: {cause.splitlines()[0]}")
+        time.sleep(0.5)
+    raise TimeoutError(f"Savepoint of job {job_id} did not complete within {timeout_s:.0f} s")
+
+
+def trigger_savepoint(settings: Settings, job_id: str, timeout_s: float = 300) -> str:
+    """Take a savepoint of a running job (it keeps running); return the savepoint's path."""
+    response = httpx.post(f"{settings.flink_url}/jobs/{job_id}/savepoints", json={"cancel-job": False}, timeout=10)
+    response.raise_for_status()
+    return _wait_for_savepoint(settings, job_id, response.json()["request-id"], timeout_s)
+
+
+def stop_with_savepoint(settings: Settings, job_id: str, timeout_s: float = 300) -> str:
+    """Stop the job gracefully with a final savepoint (no record is processed after it); return its path."""
+    response = httpx.post(f"{settings.flink_url}/jobs/{job_id}/stop", json={"drain": False}, timeout=10)
+    response.raise_for_status()
+    return _wait_for_savepoint(settings, job_id, response.json()["request-id"], timeout_s)
+
+
+def job_sql_version(settings: Settings, job_id: str) -> str | None:
+    """The SQL version a job was submitted with (a global job parameter set by `submit`)."""
+    config = httpx.get(f"{settings.flink_url}/jobs/{job_id}/config", timeout=10).json()
+    return (config.get("execution-config", {}).get("user-config") or {}).get("sql_version")
+
+
+def _exists(path: str) -> bool:
+    """A file:// restore point still on disk (other schemes cannot be checked here: assume yes)."""
+    if not path.startswith("file:"):
+        return True
+    local = Path(urlsplit(path).path)
+    return (local / "_metadata").exists() or local.name == "_metadata" and local.exists()
+
+
+def latest_restore_point(settings: Settings, job_name: str = JOB_NAME) -> str | None:
+    """Newest retained state of the job's latest run that has one: its last checkpoint or savepoint,
+    or, when it took none yet, the state it was itself restored from."""
+    for job in jobs_named(settings, job_name):
+        stats = httpx.get(f"{settings.flink_url}/jobs/{job['jid']}/checkpoints", timeout=10).json()
+        latest = stats.get("latest") or {}
+        candidates = [
+            (entry.get("latest_ack_timestamp") or 0, entry.get("external_path"))
+            for entry in (latest.get("completed"), latest.get("savepoint"))
+            if entry
+        ]
+        restored = latest.get("restored")
+        if restored:
+            candidates.append((restored.get("restore_timestamp") or 0, restored.get("external_path")))
+        for _, path in sorted(candidates, key=lambda c: c[0], reverse=True):
+            if path and _exists(path):
+                return path
+    return None
+
+
+def prune_retained_state(
+    settings: Settings, max_age_s: float, keep_savepoints: int, protect: frozenset[str] = frozenset()
+) -> list[Path]:
+    """Delete checkpoint folders of jobs that no longer run and savepoints beyond the newest
+    `keep_savepoints`, when older than `max_age_s`. Never touches an active job's folder or a
+    path in `protect` (the restore point the platform job would resume from)."""
+    import shutil
+    import time
+
+    response = httpx.get(f"{settings.flink_url}/jobs/overview", timeout=10)
+    response.raise_for_status()
+    active = {j["jid"] for j in response.json().get("jobs", []) if j["state"] in ACTIVE_STATES}
+    protected = [Path(urlsplit(p).path) for p in protect if p]
+    cutoff = time.time() - max_age_s
+    root = settings.data_dir / "flink"
+
+    def newest_mtime(folder: Path) -> float:
+        return max([folder.stat().st_mtime, *(p.stat().st_mtime for p in folder.rglob("*"))])
+
+    def guarded(folder: Path) -> bool:
+        return any(p == folder or folder in p.parents for p in protected)
+
+    removed: list[Path] = []
+    for folder in sorted((root / "checkpoints").glob("*")):
+        if folder.is_dir() and folder.name not in active and not guarded(folder) and newest_mtime(folder) < cutoff:
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    savepoints = sorted((root / "savepoints").glob("savepoint-*"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for folder in savepoints[keep_savepoints:]:
+        if not guarded(folder) and newest_mtime(folder) < cutoff:
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return removed
+
+
 cli = typer.Typer(add_completion=False, help=__doc__, no_args_is_help=True)
 
 
@@ -206,14 +319,16 @@ def submit_command(
     job_name: Annotated[str, typer.Option(help="Flink job name; also the Kafka consumer group.")] = JOB_NAME,
     from_checkpoint: Annotated[str | None, typer.Option(help="Restore from this checkpoint/savepoint.")] = None,
     alerts_topic: Annotated[str | None, typer.Option(help="Alerts topic (default from settings).")] = None,
+    sql_dir: Annotated[Path, typer.Option(help="Directory of the job's SQL files.")] = SQL_DIR,
     as_json: Annotated[bool, typer.Option("--json", help="Print {job_id, sql_version} as JSON.")] = False,
 ) -> None:
     """Submit the job to the cluster at STREAMPULSE_FLINK_REST_URL (default: the local cluster)."""
-    job_id = submit(get_settings(), topic, database, job_name, from_checkpoint, alerts_topic)
+    job_id = submit(get_settings(), topic, database, job_name, from_checkpoint, alerts_topic, sql_dir)
+    version = sql_version(sql_dir)
     if as_json:
-        print(json.dumps({"job_id": job_id, "sql_version": sql_version(), "from_checkpoint": from_checkpoint}))
+        print(json.dumps({"job_id": job_id, "sql_version": version, "from_checkpoint": from_checkpoint}))
     else:
-        print(f"submitted {job_name}: job id {job_id} (SQL {sql_version()})")
+        print(f"submitted {job_name}: job id {job_id} (SQL {version})")
 
 
 @cli.command("render")

@@ -1,24 +1,18 @@
-"""Everything Dagster shows, gathered from the domain modules (thin on purpose)."""
+"""Everything Dagster shows, gathered from the domain packages (thin on purpose).
 
-from dagster import Definitions, define_asset_job
+Each domain (ingest, streaming, warehouse, reports) exports one `defs`; the shared resources are
+declared once, here, from orchestration/resources.py.
+"""
 
-from orchestration.resources import FlinkResource, PlatformSettings, PostgresResource
-from orchestration.streaming import assets as streaming
-from streampulse.settings import get_settings
+from dagster import Definitions
 
-deploy_flink_job = define_asset_job(
-    "deploy_flink_job",
-    selection=[streaming.flink_analytics_job],
-    description="Make sure the Flink analytics job runs (submit it from the newest checkpoint if it does not).",
-)
+from orchestration import ingest, reports, streaming, warehouse
+from orchestration.resources import platform_resources
 
-defs = Definitions(
-    assets=[streaming.content_events_topic, streaming.flink_analytics_job, streaming.content_minute_stats],
-    asset_checks=[streaming.content_minute_stats_fresh],
-    jobs=[deploy_flink_job],
-    resources={
-        "platform": PlatformSettings(),
-        "flink": FlinkResource(rest_url=get_settings().flink_url),
-        "postgres": PostgresResource(),
-    },
+defs = Definitions.merge(
+    ingest.defs,
+    streaming.defs,
+    warehouse.defs,
+    reports.defs,
+    Definitions(resources=platform_resources()),
 )

@@ -1,6 +1,10 @@
-"""Typed resources, configured from the same environment as every other StreamPulse process."""
+"""Typed resources, configured from the same environment as every other StreamPulse process.
 
-from __future__ import annotations
+`platform_resources()` builds them once from `Settings` (STREAMPULSE_* variables, DATABASE_URL):
+one place decides local, CI or production. Their fields show in the Dagster UI and can be
+overridden per run (run config `resources:`); secrets are never fields: the PostgreSQL password
+is read when a connection opens.
+"""
 
 import os
 
@@ -8,34 +12,116 @@ import httpx
 import psycopg
 from dagster import ConfigurableResource
 from dagster_dbt import DbtCliResource
+from pydantic import SecretStr
 
 from streampulse.dbt import DBT_EXECUTABLE, DBT_PROJECT, dbt_connection_env
 from streampulse.settings import Settings, get_settings
 
 
-class PlatformSettings(ConfigurableResource):
-    """Endpoints of Kafka, the registry, Flink and PostgreSQL (from STREAMPULSE_* / DATABASE_URL)."""
+class KafkaResource(ConfigurableResource):
+    """Kafka: the bootstrap servers and the platform's topics."""
 
-    def get(self) -> Settings:
-        return get_settings()
+    bootstrap_servers: str
+    events_topic: str
+    alerts_topic: str
+
+    def end_offsets(self, topic: str) -> dict[int, int]:
+        """High watermark per partition."""
+        from confluent_kafka import Consumer, TopicPartition
+
+        consumer = Consumer({"bootstrap.servers": self.bootstrap_servers, "group.id": "streampulse-dagster-probe"})
+        try:
+            partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+            return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in partitions}
+        finally:
+            consumer.close()
+
+    def consumer_lag(self, group_id: str, topic: str) -> dict[int, int | None]:
+        """Records behind per partition for a consumer group (None: the group committed nothing there)."""
+        from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
+        from confluent_kafka.admin import AdminClient
+
+        ends = self.end_offsets(topic)
+        admin = AdminClient({"bootstrap.servers": self.bootstrap_servers})
+        request = ConsumerGroupTopicPartitions(group_id, [TopicPartition(topic, p) for p in ends])
+        committed = admin.list_consumer_group_offsets([request])[group_id].result(timeout=10)
+        offsets = {tp.partition: tp.offset for tp in committed.topic_partitions}
+        return {p: (end - offsets[p] if offsets.get(p, -1) >= 0 else None) for p, end in ends.items()}
+
+
+class SchemaRegistryResource(ConfigurableResource):
+    """The schema registry's Confluent-compatible API (Apicurio locally)."""
+
+    url: str
+
+    def subjects(self) -> list[str]:
+        response = httpx.get(f"{self.url}/subjects", timeout=10)
+        response.raise_for_status()
+        return response.json()
+
+    def latest_version(self, subject: str) -> dict:
+        response = httpx.get(f"{self.url}/subjects/{subject}/versions/latest", timeout=10)
+        response.raise_for_status()
+        return response.json()
 
 
 class FlinkResource(ConfigurableResource):
-    """The Flink cluster's REST API."""
+    """The Flink cluster's REST API, and the name of the analytics job on it (also its Kafka consumer group)."""
 
     rest_url: str
+    job_name: str = "streampulse-analytics"
 
     def get(self, path: str) -> dict:
         response = httpx.get(f"{self.rest_url}{path}", timeout=10)
         response.raise_for_status()
         return response.json()
 
+    def cancel(self, job_id: str) -> None:
+        httpx.patch(f"{self.rest_url}/jobs/{job_id}", params={"mode": "cancel"}, timeout=10).raise_for_status()
+
 
 class PostgresResource(ConfigurableResource):
-    """The platform database (credentials are read at run time, never stored in Dagster)."""
+    """A database on the platform's PostgreSQL server (credentials are read at run time, never stored in Dagster)."""
+
+    database: str
 
     def connect(self) -> psycopg.Connection:
-        return psycopg.connect(get_settings().dsn(), autocommit=True, options="-c timezone=UTC")
+        return psycopg.connect(get_settings().dsn(self.database), autocommit=True, options="-c timezone=UTC")
+
+
+def platform_settings(
+    kafka: KafkaResource | None = None, postgres: PostgresResource | None = None, flink: FlinkResource | None = None
+) -> Settings:
+    """The Settings the library code (generator, Flink runner) expects, pointed at these resources."""
+    base = get_settings()
+    update: dict = {}
+    if kafka is not None:
+        update |= {"events_topic": kafka.events_topic, "alerts_topic": kafka.alerts_topic}
+        if kafka.bootstrap_servers != base.bootstrap_servers:
+            update["kafka_bootstrap_servers"] = kafka.bootstrap_servers
+    if postgres is not None:
+        update["database_name"] = postgres.database
+        if base.database_external:
+            update["database_url"] = SecretStr(base.dsn(postgres.database))
+    if flink is not None and flink.rest_url != base.flink_url:
+        update["flink_rest_url"] = flink.rest_url
+    return base.model_copy(update=update)
+
+
+def platform_resources(settings: Settings | None = None) -> dict[str, ConfigurableResource]:
+    """Every shared resource, configured from the settings (the environment)."""
+    settings = settings or get_settings()
+    return {
+        "kafka": KafkaResource(
+            bootstrap_servers=settings.bootstrap_servers,
+            events_topic=settings.events_topic,
+            alerts_topic=settings.alerts_topic,
+        ),
+        "schema_registry": SchemaRegistryResource(url=settings.registry_url),
+        "flink": FlinkResource(rest_url=settings.flink_url),
+        "postgres": PostgresResource(database=settings.dsn().rpartition("/")[2].split("?")[0]),
+        "dbt": dbt_resource(),
+    }
 
 
 class StreamPulseDbtResource(DbtCliResource):

@@ -82,6 +82,13 @@ class Settings(BaseSettings):
     # Demo generator that `stack up` starts.
     demo_rate: float = 50.0
 
+    # Operations (Dagster): retention of Flink state and the bounds of the real-time asset checks.
+    flink_retention_hours: float = 24.0  # checkpoints of stopped jobs and old savepoints are pruned after this
+    flink_savepoints_kept: int = 5  # the newest savepoints are kept whatever their age
+    freshness_bound_seconds: int = 300  # newest window end must be at most this old
+    max_consumer_lag: int = 10_000  # records the Flink job's consumer group may be behind
+    dead_letter_threshold: int = 0  # dead-letter rows tolerated in the last 24 h
+
     # ----- derived endpoints -------------------------------------------------------------------
     @property
     def kafka_external(self) -> bool:

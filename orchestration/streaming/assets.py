@@ -1,83 +1,141 @@
-"""The streaming stages as assets: Kafka topic -> Flink job -> PostgreSQL real-time tables."""
+"""The streaming stages as assets: the long-running Flink job and the real-time tables it writes."""
 
-from datetime import datetime, timezone
+import time
 
 from dagster import (
-    AssetCheckResult,
     AssetExecutionContext,
+    AssetKey,
     AssetSpec,
+    Config,
+    Failure,
     MaterializeResult,
     MetadataValue,
     asset,
-    asset_check,
 )
+from pydantic import Field
 
-from orchestration.resources import FlinkResource, PlatformSettings, PostgresResource
+from orchestration.resources import FlinkResource, KafkaResource, PostgresResource, platform_settings
 
-content_events_topic = AssetSpec(
-    key="content_events_topic",
-    group_name="streaming",
-    kinds={"kafka", "avro"},
-    description=(
-        "Kafka topic of content events (downloads, streams, purchases), Avro in the schema registry's wire "
-        "format. Written by the event generator; read by the Flink analytics job."
-    ),
-)
+JOB_ASSET = AssetKey("flink_analytics_job")
+
+
+class DeployConfig(Config):
+    start_from: str | None = Field(
+        None, description="Checkpoint or savepoint path to start from (default: the job's latest retained state)."
+    )
+    sql_dir: str | None = Field(None, description="Directory of the job's SQL files (default: flink_jobs/sql).")
+
+
+def wait_until_running(flink: FlinkResource, job_id: str, timeout_s: float = 180) -> None:
+    """Until the job and every task run: only then is it consuming and able to checkpoint."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        job = flink.get(f"/jobs/{job_id}")
+        if job["state"] == "RUNNING" and all(v["status"] == "RUNNING" for v in job["vertices"]):
+            return
+        if job["state"] in ("FAILED", "CANCELED", "FINISHED"):
+            raise Failure(f"Flink job {job_id} ended as {job['state']} right after submission; see the Flink UI.")
+        time.sleep(1)
+    raise Failure(f"Flink job {job_id} did not reach RUNNING within {timeout_s:.0f} s.")
+
+
+def submit_job(
+    flink: FlinkResource,
+    kafka: KafkaResource,
+    postgres: PostgresResource,
+    start_from: str | None,
+    sql_dir: str | None = None,
+) -> str:
+    """Submit the analytics job (a PyFlink client in a subprocess) and wait until all its tasks run."""
+    from flink_jobs import runner
+
+    job_id = runner.submit_in_subprocess(
+        platform_settings(kafka, postgres, flink),
+        topic=kafka.events_topic,
+        database=postgres.database,
+        job_name=flink.job_name,
+        alerts_topic=kafka.alerts_topic,
+        from_checkpoint=start_from,
+        sql_dir=sql_dir,
+    )
+    wait_until_running(flink, job_id)
+    return job_id
+
+
+def job_metadata(flink: FlinkResource, job_id: str, started_from: str | None, action: str) -> dict:
+    from flink_jobs import runner
+
+    settings = platform_settings(flink=flink)
+    return {
+        "job_id": job_id,
+        "job_name": flink.job_name,
+        "state": flink.get(f"/jobs/{job_id}")["state"],
+        "sql_version": runner.job_sql_version(settings, job_id) or "unknown",
+        "started_from": started_from or "none (empty state)",
+        "action": action,
+        "flink_ui": MetadataValue.url(f"{flink.rest_url}/#/job/running/{job_id}/overview"),
+    }
 
 
 @asset(
-    deps=[content_events_topic],
+    key=JOB_ASSET,
+    deps=["content_events_topic"],
     group_name="streaming",
     kinds={"flink"},
     description=(
-        "The long-running Flink SQL job (flink_jobs/sql). Materializing makes sure it runs: when it is not "
-        "running it is submitted, resuming from the newest retained checkpoint. Metadata: job id, SQL version, "
-        "the checkpoint it started from."
+        "The long-running Flink SQL job (flink_jobs/sql) that turns content events into the real-time tables. "
+        "Materializing deploys it: when no job of this name is active it is submitted from its latest retained "
+        "checkpoint or savepoint (or the one given in config); a running job is left as it is. Metadata: job id, "
+        "SQL version (hash of the SQL files), the checkpoint/savepoint it started from. The flink_job_health "
+        "sensor records its state, checkpoints, throughput and backpressure as observations."
     ),
 )
 def flink_analytics_job(
-    context: AssetExecutionContext, platform: PlatformSettings, flink: FlinkResource
+    context: AssetExecutionContext,
+    config: DeployConfig,
+    flink: FlinkResource,
+    kafka: KafkaResource,
+    postgres: PostgresResource,
 ) -> MaterializeResult:
     from flink_jobs import runner
 
-    settings = platform.get()
-    job_id = runner.find_running_job(settings)
-    started_from = None
-    if job_id is None:
-        started_from = runner.latest_checkpoint(settings)
-        context.log.info(f"Submitting {runner.JOB_NAME} from checkpoint {started_from or '(none)'}")
-        job_id = runner.submit_in_subprocess(settings, from_checkpoint=started_from)
-    else:
-        context.log.info(f"{runner.JOB_NAME} is already running as {job_id}")
-    state = flink.get(f"/jobs/{job_id}").get("state", "UNKNOWN")
-    return MaterializeResult(
-        metadata={
-            "job_id": job_id,
-            "state": state,
-            "sql_version": runner.sql_version(),
-            "started_from_checkpoint": started_from or "none",
-            "flink_ui": MetadataValue.url(f"{settings.flink_url}/#/job/running/{job_id}/overview"),
-        }
+    settings = platform_settings(kafka, postgres, flink)
+    running = runner.find_running_job(settings, flink.job_name)
+    if running:
+        context.log.info(f"{flink.job_name} is already running as {running}; nothing to deploy.")
+        restored = flink.get(f"/jobs/{running}/checkpoints").get("latest", {}).get("restored") or {}
+        return MaterializeResult(metadata=job_metadata(flink, running, restored.get("external_path"), "none"))
+    start_from = config.start_from or runner.latest_restore_point(settings, flink.job_name)
+    if start_from is None and flink.job_name == runner.JOB_NAME:
+        # After a JobManager restart the REST API forgets earlier runs: use the newest checkpoint on disk.
+        start_from = runner.latest_checkpoint(settings, flink.job_name)
+    context.log.info(f"Submitting {flink.job_name} from {start_from or 'empty state'}")
+    job_id = submit_job(flink, kafka, postgres, start_from, config.sql_dir)
+    context.log.info(f"{flink.job_name} runs as {job_id}")
+    return MaterializeResult(metadata=job_metadata(flink, job_id, start_from, "submitted"))
+
+
+# The tables the job writes, keyed like dagster-dbt keys the dbt source `realtime` (so dbt models
+# hang below them): [realtime, <table>].
+REALTIME_TABLES = {
+    "content_minute_stats": "Events per content item per 1-minute tumbling window (UTC).",
+    "content_region_minute_stats": "Events, purchases and revenue per content item and region per minute.",
+    "trending": "Top-N content per region and globally, 5-minute windows sliding every minute.",
+    "cdn_node_minute_stats": "Requests, error rate and time-to-first-byte percentiles per CDN edge node per minute.",
+    "cdn_alerts": "CDN anomalies (MATCH_RECOGNIZE over bad minutes) as they open and resolve.",
+    "cdn_incidents": "One row per CDN anomaly with its start, end and peak.",
+    "late_events_minute": "Events that arrived after the watermark passed their window, per minute.",
+    "dead_letters": "Kafka records the job could not decode (raw bytes, error, topic/partition/offset).",
+}
+WINDOWED_TABLES = ("content_minute_stats", "content_region_minute_stats", "trending", "cdn_node_minute_stats")
+
+realtime_tables = [
+    AssetSpec(
+        key=AssetKey(["realtime", name]),
+        deps=[JOB_ASSET],
+        group_name="realtime",
+        kinds={"postgres"},
+        description=f"realtime.{name}: {text} Upserted by the Flink job, exactly once in effect.",
     )
-
-
-content_minute_stats = AssetSpec(
-    key="content_minute_stats",
-    deps=[flink_analytics_job],
-    group_name="streaming",
-    kinds={"postgres"},
-    description="realtime.content_minute_stats: events per content item per 1-minute tumbling window (UTC), "
-    "upserted by the Flink job.",
-)
-
-
-@asset_check(asset="content_minute_stats", description="Fresh: the newest window ended less than 5 minutes ago.")
-def content_minute_stats_fresh(postgres: PostgresResource) -> AssetCheckResult:
-    with postgres.connect() as conn:
-        newest, rows = conn.execute("select max(window_end), count(*) from realtime.content_minute_stats").fetchone()
-    if newest is None:
-        return AssetCheckResult(passed=False, metadata={"rows": 0}, description="No rows yet.")
-    lag_s = (datetime.now(timezone.utc) - newest).total_seconds()
-    return AssetCheckResult(
-        passed=lag_s < 300, metadata={"rows": rows, "newest_window_end": newest.isoformat(), "lag_seconds": lag_s}
-    )
+    for name, text in REALTIME_TABLES.items()
+]

@@ -1,0 +1,75 @@
+"""Watch the Flink job: record its health as observations, bring it back when it failed or vanished.
+
+Why a sensor: Flink restarts failed tasks by itself (restart strategy), but a job that reached FAILED,
+was cancelled, or was lost with the JobManager stays gone. Nobody has to notice: the sensor requests a
+`deploy_flink_job` run, which submits the job from its latest retained checkpoint. It holds back
+while a deploy or upgrade run is in flight, so it never races the upgrade job's stop-and-start.
+"""
+
+from dagster import (
+    AssetObservation,
+    DagsterRunStatus,
+    DefaultSensorStatus,
+    RunRequest,
+    RunsFilter,
+    SensorEvaluationContext,
+    SensorResult,
+    SkipReason,
+    define_asset_job,
+    sensor,
+)
+
+from orchestration.resources import FlinkResource, platform_settings
+from orchestration.streaming.assets import JOB_ASSET, flink_analytics_job
+from orchestration.streaming.flink_status import job_health
+
+deploy_flink_job = define_asset_job(
+    "deploy_flink_job",
+    selection=[flink_analytics_job],
+    description="Make sure the Flink analytics job runs: submit it from its latest retained checkpoint (or a "
+    "given checkpoint/savepoint) when no job of its name is active. Launched by the flink_job_health sensor "
+    "when the job failed or is missing; safe to launch by hand (a running job is left alone).",
+    tags={"domain": "streaming"},
+)
+
+IN_FLIGHT = [DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING, DagsterRunStatus.STARTED]
+GUARDED_JOBS = ("deploy_flink_job", "upgrade_flink_job")
+
+
+def operation_in_flight(context: SensorEvaluationContext) -> str | None:
+    """Name of a deploy/upgrade run that has not finished yet, if any."""
+    for name in GUARDED_JOBS:
+        if context.instance.get_runs(RunsFilter(job_name=name, statuses=IN_FLIGHT), limit=1):
+            return name
+    return None
+
+
+@sensor(
+    name="flink_job_health",
+    job=deploy_flink_job,
+    minimum_interval_seconds=30,
+    default_status=DefaultSensorStatus.RUNNING,
+    description="Every 30 s: polls the Flink REST API and records an observation of flink_analytics_job (state, "
+    "last completed checkpoint id/size/duration/age, records in/out, backpressure). When the job is FAILED, "
+    "cancelled or missing it launches deploy_flink_job, which resubmits it from the latest retained checkpoint.",
+)
+def flink_job_health(context: SensorEvaluationContext, flink: FlinkResource) -> SensorResult | SkipReason:
+    from flink_jobs import runner
+
+    busy = operation_in_flight(context)
+    if busy:
+        return SkipReason(f"A {busy} run is in flight; not interfering.")
+    jobs = runner.jobs_named(platform_settings(flink=flink), flink.job_name)
+    active = next((j for j in jobs if j["state"] in runner.ACTIVE_STATES), None)
+    if active is not None:
+        health = job_health(flink, active["jid"])
+        return SensorResult(asset_events=[AssetObservation(asset_key=JOB_ASSET, metadata=health)])
+    last = jobs[0] if jobs else None
+    state = last["state"] if last else "MISSING"
+    reason = f"{flink.job_name} is {state}" + (f" (last job {last['jid']})" if last else "")
+    context.log.warning(f"{reason}: requesting a redeploy from the latest retained checkpoint.")
+    observation = AssetObservation(
+        asset_key=JOB_ASSET, metadata={"state": state, "job_id": last["jid"] if last else "none", "action": "redeploy"}
+    )
+    request = RunRequest(job_name=deploy_flink_job.name, tags={"streampulse/reason": reason[:200]})
+    return SensorResult(run_requests=[request], asset_events=[observation])
