@@ -1,38 +1,82 @@
-"""Dependencies shared by the routers: a pooled database connection and the caller's API key."""
+"""Dependencies shared by the routers: pooled connections, the caller's API key, scopes and rate limits."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Annotated
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Annotated, Any
 
-import psycopg
 from fastapi import Depends, HTTPException, Request, Security, status
 from fastapi.security import APIKeyHeader
+from psycopg import AsyncConnection
 
-from api.keys import ApiKey, verify_key
+from api.keys import ApiKey, verify_key_async
 
 api_key_header = APIKeyHeader(
-    name="X-API-Key", auto_error=False, description="An API key from `streampulse keys create`."
+    name="X-API-Key",
+    auto_error=False,
+    description="An API key from `streampulse keys create --name NAME [--scope read --scope acknowledge]`.",
 )
 
 
-def get_conn(request: Request) -> Iterator[psycopg.Connection]:
-    with request.app.state.pool.connection() as conn:
+async def get_conn(request: Request) -> AsyncIterator[AsyncConnection]:
+    """A connection as the read-only role."""
+    async with request.app.state.reader.connection() as conn:
         yield conn
 
 
-DbConn = Annotated[psycopg.Connection, Depends(get_conn)]
+async def get_writer(request: Request) -> AsyncIterator[AsyncConnection]:
+    """A connection as the role that may record acknowledgements."""
+    async with request.app.state.writer.connection() as conn:
+        yield conn
 
 
-def require_key(conn: DbConn, presented: Annotated[str | None, Security(api_key_header)]) -> ApiKey:
+DbConn = Annotated[AsyncConnection, Depends(get_conn)]
+WriterConn = Annotated[AsyncConnection, Depends(get_writer)]
+
+
+async def authorize(request: Request, conn: AsyncConnection, presented: str | None, scope: str) -> ApiKey:
+    """The caller's key if it is valid, unrevoked, holds `scope` and is within its rate limit; else 401/403/429."""
     if not presented:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "Missing API key: send it in the X-API-Key header.")
-    key = verify_key(conn, presented)
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "Missing API key: send it in the X-API-Key header.",
+            headers={"WWW-Authenticate": "APIKey"},
+        )
+    key = await verify_key_async(conn, presented)
     if key is None:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "Invalid or revoked API key.")
-    if "read" not in key.scopes:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "This API key lacks the 'read' scope.")
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED, "Invalid or revoked API key.", headers={"WWW-Authenticate": "APIKey"}
+        )
+    if scope not in key.scopes:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, f"This API key lacks the '{scope}' scope.")
+    wait = await request.app.state.rate_limiter.retry_after(key.key_id)
+    if wait is not None:
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            f"Rate limit exceeded for this API key; retry in {wait} s.",
+            headers={"Retry-After": str(wait)},
+        )
     return key
 
 
+def require_scope(scope: str) -> Callable[..., Coroutine[Any, Any, ApiKey]]:
+    """A dependency admitting keys with `scope`; it checks the key on the request's own pooled connection."""
+
+    async def check(
+        request: Request, conn: DbConn, presented: Annotated[str | None, Security(api_key_header)]
+    ) -> ApiKey:
+        return await authorize(request, conn, presented, scope)
+
+    return check
+
+
+async def require_stream_key(request: Request, presented: Annotated[str | None, Security(api_key_header)]) -> ApiKey:
+    """`read` scope for long-lived streams: the connection goes back to the pool right after the check."""
+    async with request.app.state.reader.connection() as conn:
+        return await authorize(request, conn, presented, "read")
+
+
+require_key = require_scope("read")
 ReadKey = Annotated[ApiKey, Depends(require_key)]
+AckKey = Annotated[ApiKey, Depends(require_scope("acknowledge"))]
+StreamKey = Annotated[ApiKey, Depends(require_stream_key)]
