@@ -1,0 +1,134 @@
+"""Operational state outside PostgreSQL: Flink REST, Kafka consumer lag, the BI reports folder."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pandas as pd
+import streamlit as st
+
+from streampulse.settings import Settings, get_settings
+
+TIMEOUT_S = 3.0
+
+
+def reports_dir(settings: Settings | None = None) -> Path:
+    settings = settings or get_settings()
+    # `reports_dir` is added to Settings by the BI reports work; the documented default until then.
+    return Path(getattr(settings, "reports_dir", settings.state_dir / "reports"))
+
+
+@st.cache_data(ttl=5, show_spinner=False)
+def flink_jobs(flink_url: str) -> pd.DataFrame | str:
+    """Jobs on the Flink cluster (newest first), or an error text when the REST API does not answer."""
+    try:
+        response = httpx.get(f"{flink_url}/jobs/overview", timeout=TIMEOUT_S)
+        response.raise_for_status()
+    except httpx.HTTPError as exc:
+        return f"Flink REST at {flink_url} did not answer ({exc.__class__.__name__}): is the stack up?"
+    jobs = response.json().get("jobs", [])
+    df = pd.DataFrame(
+        [
+            {
+                "job_id": j["jid"],
+                "name": j["name"],
+                "state": j["state"],
+                "started (UTC)": pd.to_datetime(j["start-time"], unit="ms", utc=True),
+                "duration_s": j["duration"] / 1000,
+                "tasks": j.get("tasks", {}).get("total"),
+            }
+            for j in jobs
+        ],
+        columns=["job_id", "name", "state", "started (UTC)", "duration_s", "tasks"],
+    )
+    return df.sort_values("started (UTC)", ascending=False, ignore_index=True)
+
+
+@dataclass
+class Checkpoints:
+    completed: int
+    failed: int
+    in_progress: int
+    latest_completed_ms: int | None  # when the newest completed checkpoint was acknowledged (epoch ms)
+    latest_size_bytes: int | None
+    latest_duration_ms: int | None
+
+    def age_s(self, now_ms: float | None = None) -> float | None:
+        if self.latest_completed_ms is None:
+            return None
+        return ((now_ms if now_ms is not None else time.time() * 1000) - self.latest_completed_ms) / 1000
+
+
+@st.cache_data(ttl=5, show_spinner=False)
+def flink_checkpoints(flink_url: str, job_id: str) -> Checkpoints | str:
+    try:
+        response = httpx.get(f"{flink_url}/jobs/{job_id}/checkpoints", timeout=TIMEOUT_S)
+        response.raise_for_status()
+    except httpx.HTTPError as exc:
+        return f"checkpoint statistics unavailable ({exc.__class__.__name__})"
+    body = response.json()
+    counts = body.get("counts", {})
+    latest = (body.get("latest") or {}).get("completed") or {}
+    return Checkpoints(
+        completed=counts.get("completed", 0),
+        failed=counts.get("failed", 0),
+        in_progress=counts.get("in_progress", 0),
+        latest_completed_ms=latest.get("latest_ack_timestamp"),
+        latest_size_bytes=latest.get("state_size", latest.get("checkpointed_size")),
+        latest_duration_ms=latest.get("end_to_end_duration"),
+    )
+
+
+@st.cache_data(ttl=5, show_spinner=False)
+def kafka_lag(bootstrap_servers: str, group: str, topic: str) -> pd.DataFrame | str:
+    """Per partition: the log end offset, the group's committed offset and the difference (records)."""
+    from confluent_kafka import Consumer, KafkaException, TopicPartition
+
+    consumer = Consumer(
+        {"bootstrap.servers": bootstrap_servers, "group.id": group, "enable.auto.commit": False, "socket.timeout.ms": 3000}
+    )
+    try:
+        metadata = consumer.list_topics(topic, timeout=TIMEOUT_S)
+        if topic not in metadata.topics or metadata.topics[topic].error is not None:
+            return f"topic {topic!r} not found on {bootstrap_servers}"
+        partitions = sorted(metadata.topics[topic].partitions)
+        committed = consumer.committed([TopicPartition(topic, p) for p in partitions], timeout=TIMEOUT_S)
+        rows = []
+        for tp in committed:
+            _low, high = consumer.get_watermark_offsets(TopicPartition(topic, tp.partition), timeout=TIMEOUT_S)
+            offset = tp.offset if tp.offset >= 0 else None  # negative: the group has committed nothing yet
+            rows.append(
+                {
+                    "partition": tp.partition,
+                    "end_offset": high,
+                    "committed": offset,
+                    "lag": high - offset if offset is not None else None,
+                }
+            )
+        return pd.DataFrame(rows)
+    except KafkaException as exc:
+        return f"Kafka at {bootstrap_servers} did not answer: {exc}"
+    finally:
+        consumer.close()
+
+
+@dataclass
+class Report:
+    day: str
+    folder: Path
+    html: Path | None
+    csvs: list[Path]
+
+
+def list_reports(folder: Path) -> list[Report]:
+    """Report folders `YYYY-MM-DD/` under `folder`, newest day first."""
+    if not folder.is_dir():
+        return []
+    out = []
+    for day_dir in sorted((p for p in folder.iterdir() if p.is_dir()), reverse=True):
+        html = day_dir / "report.html"
+        out.append(Report(day_dir.name, day_dir, html if html.is_file() else None, sorted(day_dir.glob("*.csv"))))
+    return out
