@@ -15,7 +15,8 @@ SEVERITY_COLORS = alt.Scale(domain=["MINOR", "MAJOR", "CRITICAL"], range=["#F2C9
 
 
 def _time_x(field: str, title: str = "time (UTC)") -> alt.X:
-    return alt.X(f"{field}:T", title=title, axis=alt.Axis(format=TIME_FORMAT, labelAngle=0), scale=alt.Scale(type="utc"))
+    axis = alt.Axis(format=TIME_FORMAT, labelAngle=0)
+    return alt.X(f"{field}:T", title=title, axis=axis, scale=alt.Scale(type="utc"))
 
 
 def event_mix_chart(minutes: pd.DataFrame) -> alt.Chart:
@@ -57,7 +58,9 @@ def hourly_bars(hours: pd.DataFrame) -> alt.Chart:
         alt.Chart(hours)
         .mark_bar()
         .encode(
-            x=alt.X("hour_start:T", title="hour (UTC)", axis=alt.Axis(format="%d %b %H:00"), scale=alt.Scale(type="utc")),
+            x=alt.X(
+                "hour_start:T", title="hour (UTC)", axis=alt.Axis(format="%d %b %H:00"), scale=alt.Scale(type="utc")
+            ),
             y=alt.Y("events:Q", title="events per hour"),
             tooltip=[
                 alt.Tooltip("hour_start:T", title="hour (UTC)", format="%Y-%m-%d %H:00"),
@@ -130,9 +133,7 @@ def world_map(regions: pd.DataFrame, metric: str = "error_rate") -> alt.LayerCha
     data["error_rate_pct"] = data["error_rate"] * 100
     countries = alt.InlineData(values=topo, format=alt.DataFormat(type="topojson", feature="countries"))
     base = (
-        alt.Chart(countries)
-        .mark_geoshape(fill="#ECEBF5", stroke="#FFFFFF", strokeWidth=0.5)
-        .project(type="equalEarth")
+        alt.Chart(countries).mark_geoshape(fill="#ECEBF5", stroke="#FFFFFF", strokeWidth=0.5).project(type="equalEarth")
     )
     health = (
         alt.Chart(countries)
@@ -180,7 +181,8 @@ def cdn_heatmap(minutes: pd.DataFrame, measure: str) -> alt.Chart:
     df = minutes.copy()
     if measure == "error_rate":
         df["value"] = df["error_rate"] * 100
-        title, scale = "error rate (%)", alt.Scale(domain=[0, 5, 20, 60], range=["#E8F6F3", "#F2C94C", "#F08A24", "#E5484D"])
+        title = "error rate (%)"
+        scale = alt.Scale(domain=[0, 5, 20, 60], range=["#E8F6F3", "#F2C94C", "#F08A24", "#E5484D"])
     else:
         df["value"] = df["ttfb_p95_ms"]
         title, scale = "p95 TTFB (ms)", alt.Scale(scheme="purples")

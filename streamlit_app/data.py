@@ -133,7 +133,7 @@ def revenue_on_day(db: str, day_start: datetime) -> pd.DataFrame:
         """,
         (day_start, day_start),
     )
-    df["usd_cents"] = [m * USD_CENTS_PER_MINOR.get(c, 0.0) for c, m in zip(df["currency"], df["revenue_minor"])]
+    df["usd_cents"] = df["revenue_minor"].astype(float) * df["currency"].map(USD_CENTS_PER_MINOR).fillna(0.0)
     return df
 
 
@@ -267,7 +267,8 @@ def content_hours(db: str, content_id: str, hours: int = 48) -> pd.DataFrame:
         db,
         """
         select date_trunc('hour', window_start) as hour_start, sum(events)::bigint as events,
-               sum(downloads_started)::bigint as downloads_started, sum(downloads_completed)::bigint as downloads_completed,
+               sum(downloads_started)::bigint as downloads_started,
+               sum(downloads_completed)::bigint as downloads_completed,
                sum(downloads_failed)::bigint as downloads_failed, sum(streams_started)::bigint as streams_started,
                sum(purchases)::bigint as purchases, count(*) as minutes_with_data
         from realtime.content_minute_stats
@@ -286,7 +287,8 @@ def content_regions(db: str, content_id: str, minutes: int = 60) -> pd.DataFrame
         db,
         """
         select region, sum(events)::bigint as events, sum(downloads_started)::bigint as downloads_started,
-               sum(downloads_completed)::bigint as downloads_completed, sum(downloads_failed)::bigint as downloads_failed,
+               sum(downloads_completed)::bigint as downloads_completed,
+               sum(downloads_failed)::bigint as downloads_failed,
                sum(streams_started)::bigint as streams_started, sum(purchases)::bigint as purchases,
                sum(revenue_minor)::bigint as revenue_minor, max(currency) as currency
         from realtime.content_region_minute_stats

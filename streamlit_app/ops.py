@@ -87,9 +87,8 @@ def kafka_lag(bootstrap_servers: str, group: str, topic: str) -> pd.DataFrame | 
     """Per partition: the log end offset, the group's committed offset and the difference (records)."""
     from confluent_kafka import Consumer, KafkaException, TopicPartition
 
-    consumer = Consumer(
-        {"bootstrap.servers": bootstrap_servers, "group.id": group, "enable.auto.commit": False, "socket.timeout.ms": 3000}
-    )
+    config = {"bootstrap.servers": bootstrap_servers, "group.id": group, "enable.auto.commit": False}
+    consumer = Consumer(config)
     try:
         metadata = consumer.list_topics(topic, timeout=TIMEOUT_S)
         if topic not in metadata.topics or metadata.topics[topic].error is not None:

@@ -52,7 +52,7 @@ def data_clock_caption(clock: datetime | None) -> None:
     if clock is not None:
         st.caption(
             f"Data up to **{clock:%Y-%m-%d %H:%M} UTC** (end of the newest complete minute). "
-            "\"Now\" on every page means this data clock, so older data sets still show their latest state."
+            '"Now" on every page means this data clock, so older data sets still show their latest state.'
         )
 
 

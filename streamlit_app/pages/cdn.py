@@ -13,16 +13,22 @@ clock = data.data_clock()
 if clock is None:
     ui.no_data()
     st.stop()
-window = st.segmented_control(
-    "Time range", [15, 30, 60], default=30, format_func=lambda m: f"last {m} min of data", key="cdn_window"
-) or 30
-measure = st.segmented_control(
-    "Heat map of",
-    ["error_rate", "ttfb_p95_ms"],
-    default="error_rate",
-    format_func={"error_rate": "error rate (%)", "ttfb_p95_ms": "p95 time to first byte (ms)"}.get,
-    key="cdn_measure",
-) or "error_rate"
+window = (
+    st.segmented_control(
+        "Time range", [15, 30, 60], default=30, format_func=lambda m: f"last {m} min of data", key="cdn_window"
+    )
+    or 30
+)
+measure = (
+    st.segmented_control(
+        "Heat map of",
+        ["error_rate", "ttfb_p95_ms"],
+        default="error_rate",
+        format_func={"error_rate": "error rate (%)", "ttfb_p95_ms": "p95 time to first byte (ms)"}.get,
+        key="cdn_measure",
+    )
+    or "error_rate"
+)
 
 
 @st.fragment(run_every=10)
@@ -40,9 +46,7 @@ def live(window: int, measure: str) -> None:
     worst = minutes.groupby("cdn_node")["ttfb_p95_ms"].max().sort_values(ascending=False).index[:3].tolist()
     chosen = st.multiselect("Edge nodes", nodes, default=worst, key="cdn_nodes", help="Default: the 3 worst p95.")
     if chosen:
-        st.altair_chart(
-            charts.latency_percentiles(minutes[minutes["cdn_node"].isin(chosen)]), width="stretch"
-        )
+        st.altair_chart(charts.latency_percentiles(minutes[minutes["cdn_node"].isin(chosen)]), width="stretch")
     summary = minutes.groupby(["cdn_node", "region"], as_index=False).agg(
         requests=("requests", "sum"), errors=("errors", "sum"), ttfb_p50_ms=("ttfb_p50_ms", "median"),
         worst_p95_ms=("ttfb_p95_ms", "max"), throughput_kbps=("throughput_avg_kbps", "mean"),

@@ -84,9 +84,9 @@ def live() -> None:
         if revenue.empty:
             st.caption("No purchases yet today.")
         else:
-            table = revenue.assign(
-                amount=revenue["revenue_minor"], usd=revenue["usd_cents"] / 100
-            )[["currency", "amount", "purchases", "usd"]]
+            table = revenue.assign(amount=revenue["revenue_minor"], usd=revenue["usd_cents"] / 100)[
+                ["currency", "amount", "purchases", "usd"]
+            ]
             st.dataframe(
                 table,
                 hide_index=True,

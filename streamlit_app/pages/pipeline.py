@@ -4,8 +4,8 @@ import pandas as pd
 import streamlit as st
 
 from flink_jobs.runner import JOB_NAME
-from streampulse.settings import get_settings
 from streamlit_app import data, ops, ui
+from streampulse.settings import get_settings
 
 st.title("Pipeline")
 settings = get_settings()
@@ -50,7 +50,8 @@ def live() -> None:
             delta_color="inverse" if age > CHECKPOINT_WARN_S else "normal",
             delta_arrow="off",
             border=True,
-            help=f"Since the newest completed checkpoint; one is due every {settings.checkpoint_interval_ms / 1000:.0f} s "
+            help="Since the newest completed checkpoint; one is due every "
+            f"{settings.checkpoint_interval_ms / 1000:.0f} s "
             f"({checkpoints.completed:,} completed, {checkpoints.failed:,} failed).",
         )
     lag = ops.kafka_lag(settings.bootstrap_servers, JOB_NAME, settings.events_topic)
@@ -81,7 +82,7 @@ def live() -> None:
 
     st.subheader("Flink jobs")
     if isinstance(jobs, str) or jobs.empty:
-        st.info("No jobs on the Flink cluster. `streampulse stack up` submits the analytics job.", icon=":material/info:")
+        st.info("No jobs on the Flink cluster: `streampulse stack up` submits the analytics job.", icon="ℹ️")
     else:
         st.dataframe(
             jobs,

@@ -12,9 +12,7 @@ st.caption(
 )
 
 with st.expander("How the score works", icon=":material/functions:"):
-    st.markdown(
-        "A title's score rewards **volume** and **acceleration** within its window:"
-    )
+    st.markdown("A title's score rewards **volume** and **acceleration** within its window:")
     st.latex(
         r"\text{score} = \ln(1 + \text{events}) \times "
         r"\frac{\text{recent}/2 + 1}{\text{earlier}/3 + 1}"
@@ -66,8 +64,18 @@ def live(scope: str) -> None:
     )
     st.dataframe(
         table[
-            ["rank_no", "movement", "title", "content_type", "events", "recent_per_min", "earlier_per_min",
-             "acceleration", "score", "link"]
+            [
+                "rank_no",
+                "movement",
+                "title",
+                "content_type",
+                "events",
+                "recent_per_min",
+                "earlier_per_min",
+                "acceleration",
+                "score",
+                "link",
+            ]
         ],  # fmt: skip
         hide_index=True,
         width="stretch",
@@ -79,7 +87,10 @@ def live(scope: str) -> None:
             "recent_per_min": st.column_config.NumberColumn("recent (events/min)", format="%.1f"),
             "earlier_per_min": st.column_config.NumberColumn("baseline (events/min)", format="%.1f"),
             "acceleration": st.column_config.ProgressColumn(
-                "acceleration (×)", format="%.2f×", min_value=0.0, max_value=max(3.0, float(table["acceleration"].max()))
+                "acceleration (×)",
+                format="%.2f×",
+                min_value=0.0,
+                max_value=max(3.0, float(table["acceleration"].max())),
             ),
             "score": st.column_config.NumberColumn("score", format="%.3f"),
             "link": st.column_config.LinkColumn("drill down", display_text="open ↗"),
