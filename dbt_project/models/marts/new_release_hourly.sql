@@ -1,8 +1,6 @@
 -- The first `new_release_hours` UTC hours of every release, hour by hour (hour 0 is the release's own
 -- hour), all regions together. Hours outside the real-time data's time range are left out rather than
 -- shown as zero: no data there is not the same as no traffic.
-{% set window_hours = var('new_release_hours') %}
-
 with bounds as (
     select
         {{ utc_hour('min(minute_start)') }} as first_hour,
@@ -21,7 +19,7 @@ releases as (
     from {{ ref('stg_catalog__content') }} as c
     cross join bounds as b
     where {{ utc_hour('c.released_at') }} <= b.last_hour
-      and {{ utc_hour('c.released_at') }} + interval '{{ window_hours - 1 }} hours' >= b.first_hour
+      and {{ utc_hour('c.released_at') }} + interval '1 hour' * ({{ var('new_release_hours') }} - 1) >= b.first_hour
 ),
 
 spine as (
@@ -32,7 +30,7 @@ spine as (
     cross join bounds as b
     cross join lateral generate_series(
         greatest(r.release_hour, b.first_hour),
-        least(r.release_hour + interval '{{ window_hours - 1 }} hours', b.last_hour),
+        least(r.release_hour + interval '1 hour' * ({{ var('new_release_hours') }} - 1), b.last_hour),
         interval '1 hour'
     ) as h (hour_start)
 ),
@@ -51,7 +49,7 @@ activity as (
     from {{ ref('stg_realtime__content_minutes') }} as m
     inner join releases as r using (content_id)
     where m.minute_start >= r.release_hour
-      and m.minute_start < r.release_hour + interval '{{ window_hours }} hours'
+      and m.minute_start < r.release_hour + interval '{{ var('new_release_hours') }} hours'
     group by 1, 2
 )
 
