@@ -63,4 +63,14 @@ if [ "$(cat "$STATE/lib/.stamp" 2>/dev/null)" != "$jar_stamp" ]; then
 else
   log "Java artifacts up to date"
 fi
+
+# --- StreamPulse's Flink functions (flink_jobs/udf), into the jars that travel with the job ---------
+udf_stamp=$(stamp_of flink_jobs/udf/pom.xml $(find flink_jobs/udf/src -type f | sort))
+if [ "$(cat "$STATE/lib/.udf-stamp" 2>/dev/null)" != "$udf_stamp" ]; then
+  log "building the Flink functions (flink_jobs/udf)"
+  mvn -q -B -f flink_jobs/udf/pom.xml -Dstreampulse.lib="$STATE/lib" package
+  echo "$udf_stamp" > "$STATE/lib/.udf-stamp"
+else
+  log "Flink functions up to date"
+fi
 log "done in $(( $(date +%s) - started )) s"

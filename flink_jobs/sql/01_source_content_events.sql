@@ -1,33 +1,24 @@
 -- Source: content events from Kafka, Avro in the schema registry's wire format.
--- The reader schema is the newest schemas/content_event*.avsc (enums read as STRING); the writer
--- schema of each record is fetched from the registry by the id in its header and resolved against
--- it, so v1 and v2 producers can write at the same time (v1 records read `referrer` as NULL).
+-- The topic is read as raw bytes and decoded by a Java function (flink_jobs/udf, DecodeContentEvent):
+-- it resolves each record's writer schema by the id in its header (v1 and v2 producers can write at
+-- the same time; fields are taken by name, v1 records read `referrer` as NULL), and instead of failing
+-- the job on a record it cannot decode (corrupt bytes, an unknown schema id) it returns the reason,
+-- and the record goes to the dead-letter table with its raw bytes (05_views.sql, 10_insert_all.sql).
 -- Watermark: events may arrive up to ${watermark_delay_s} s out of order (bounded out-of-orderness).
--- A partition that delivers nothing for ${idle_timeout_s} s no longer holds the watermark back. The timeout
--- is long on purpose: while catching up under backpressure the source emits one partition's fetched
--- batch at a time, and a short timeout would mark the others idle, let the watermark run ahead and
--- turn their on-time events into late ones. Small fetches per partition keep those bursts short.
-CREATE TABLE content_events (
-    event_id        BIGINT NOT NULL,
-    event_type      STRING NOT NULL,
-    event_time      TIMESTAMP(3) NOT NULL,
-    content_id      STRING NOT NULL,
-    content_type    STRING NOT NULL,
-    user_id         BIGINT NOT NULL,
-    session_id      BIGINT NOT NULL,
-    region          STRING NOT NULL,
-    device          STRING NOT NULL,
-    os_version      STRING NOT NULL,
-    network         STRING NOT NULL,
-    cdn_node        STRING NOT NULL,
-    bytes_sent      BIGINT NOT NULL,
-    duration_ms     INT NOT NULL,
-    ttfb_ms         INT NOT NULL,
-    throughput_kbps INT NOT NULL,
-    error_code      STRING,
-    price_minor     BIGINT NOT NULL,
-    currency        STRING,
-    referrer        STRING,
+-- A record that cannot be decoded has no event time: it gets the epoch, which never moves the
+-- watermark. A partition that delivers nothing for ${idle_timeout_s} s no longer holds the watermark
+-- back. The timeout is long on purpose: while catching up under backpressure the source emits one
+-- partition's fetched batch at a time, and a short timeout would mark the others idle, let the
+-- watermark run ahead and turn their on-time events into late ones. Small fetches per partition keep
+-- those bursts short.
+CREATE TEMPORARY SYSTEM FUNCTION decode_content_event AS 'io.streampulse.flink.DecodeContentEvent' LANGUAGE JAVA;
+
+CREATE TABLE content_events_raw (
+    payload         BYTES,
+    kafka_partition INT METADATA FROM 'partition' VIRTUAL,
+    kafka_offset    BIGINT METADATA FROM 'offset' VIRTUAL,
+    kafka_timestamp TIMESTAMP_LTZ(3) METADATA FROM 'timestamp' VIRTUAL,
+    event_time AS COALESCE(decode_content_event(payload, '${registry_url}').event_time, TIMESTAMP '1970-01-01 00:00:00'),
     WATERMARK FOR event_time AS event_time - INTERVAL '${watermark_delay_s}' SECOND
 ) WITH (
     'connector' = 'kafka',
@@ -38,7 +29,30 @@ CREATE TABLE content_events (
     'properties.auto.offset.reset' = 'earliest',
     'scan.watermark.idle-timeout' = '${idle_timeout_s} s',
     'properties.max.partition.fetch.bytes' = '262144',
-    'value.format' = 'avro-confluent',
-    'value.avro-confluent.url' = '${registry_url}',
-    'value.avro-confluent.schema' = '${event_schema}'
+    'value.format' = 'raw'
 );
+
+-- Every record with its decoding; the function runs once per record (it remembers its last input).
+CREATE TEMPORARY VIEW decoded_events AS
+SELECT payload, kafka_partition, kafka_offset, kafka_timestamp, event_time,
+       decode_content_event(payload, '${registry_url}') AS ev
+FROM content_events_raw;
+
+-- The events the queries read: every record that decoded.
+CREATE TEMPORARY VIEW content_events AS
+SELECT
+    ev.event_id AS event_id, ev.event_type AS event_type, event_time, ev.content_id AS content_id,
+    ev.content_type AS content_type, ev.user_id AS user_id, ev.session_id AS session_id, ev.region AS region,
+    ev.device AS device, ev.os_version AS os_version, ev.network AS network, ev.cdn_node AS cdn_node,
+    ev.bytes_sent AS bytes_sent, ev.duration_ms AS duration_ms, ev.ttfb_ms AS ttfb_ms, ev.throughput_kbps AS throughput_kbps,
+    ev.error_code AS error_code, ev.price_minor AS price_minor, ev.currency AS currency, ev.referrer AS referrer
+FROM decoded_events
+WHERE ev.decode_error IS NULL;
+
+-- Records that did not decode, kept with their raw bytes and the reason.
+CREATE TEMPORARY VIEW undecodable_records AS
+SELECT '${events_topic}' AS kafka_topic, kafka_partition, kafka_offset,
+       CAST(kafka_timestamp AS TIMESTAMP(3)) AS kafka_timestamp, ev.decode_error AS error,
+       payload
+FROM decoded_events
+WHERE ev.decode_error IS NOT NULL;

@@ -3,6 +3,7 @@
 -- (INSERT ... ON CONFLICT DO UPDATE): a replay after a restore from checkpoint rewrites the same
 -- values instead of adding rows. With checkpoints in exactly-once mode that makes every table
 -- exactly-once in effect. Times are UTC (the cluster runs with -Duser.timezone=UTC).
+-- ${jdbc_sink_options} (flink_jobs/runner.py) holds the options every sink shares: connection and flushing.
 
 CREATE TABLE content_minute_stats (
     content_id          STRING NOT NULL,
@@ -21,9 +22,7 @@ CREATE TABLE content_minute_stats (
     ttfb_p95_ms         DOUBLE,
     PRIMARY KEY (content_id, window_start) NOT ENFORCED
 ) WITH (
-    'connector' = 'jdbc', 'url' = '${jdbc_url}', 'username' = '${jdbc_user}', 'password' = '${jdbc_password}',
-    'table-name' = 'realtime.content_minute_stats',
-    'sink.buffer-flush.interval' = '${flush_interval}', 'sink.buffer-flush.max-rows' = '5000', 'sink.max-retries' = '5'
+    ${jdbc_sink_options}, 'table-name' = 'realtime.content_minute_stats'
 );
 
 CREATE TABLE content_region_minute_stats (
@@ -42,9 +41,7 @@ CREATE TABLE content_region_minute_stats (
     distinct_users      BIGINT NOT NULL,
     PRIMARY KEY (content_id, region, window_start) NOT ENFORCED
 ) WITH (
-    'connector' = 'jdbc', 'url' = '${jdbc_url}', 'username' = '${jdbc_user}', 'password' = '${jdbc_password}',
-    'table-name' = 'realtime.content_region_minute_stats',
-    'sink.buffer-flush.interval' = '${flush_interval}', 'sink.buffer-flush.max-rows' = '5000', 'sink.max-retries' = '5'
+    ${jdbc_sink_options}, 'table-name' = 'realtime.content_region_minute_stats'
 );
 
 CREATE TABLE trending (
@@ -59,9 +56,7 @@ CREATE TABLE trending (
     score         DOUBLE NOT NULL,
     PRIMARY KEY (trend_scope, window_end, rank_no) NOT ENFORCED
 ) WITH (
-    'connector' = 'jdbc', 'url' = '${jdbc_url}', 'username' = '${jdbc_user}', 'password' = '${jdbc_password}',
-    'table-name' = 'realtime.trending',
-    'sink.buffer-flush.interval' = '${flush_interval}', 'sink.buffer-flush.max-rows' = '5000', 'sink.max-retries' = '5'
+    ${jdbc_sink_options}, 'table-name' = 'realtime.trending'
 );
 
 CREATE TABLE cdn_node_minute_stats (
@@ -78,9 +73,7 @@ CREATE TABLE cdn_node_minute_stats (
     bytes_sent      BIGINT NOT NULL,
     PRIMARY KEY (cdn_node, window_start) NOT ENFORCED
 ) WITH (
-    'connector' = 'jdbc', 'url' = '${jdbc_url}', 'username' = '${jdbc_user}', 'password' = '${jdbc_password}',
-    'table-name' = 'realtime.cdn_node_minute_stats',
-    'sink.buffer-flush.interval' = '${flush_interval}', 'sink.buffer-flush.max-rows' = '5000', 'sink.max-retries' = '5'
+    ${jdbc_sink_options}, 'table-name' = 'realtime.cdn_node_minute_stats'
 );
 
 -- Anomalies in two steps, each an append-only stream into its own table (no race between them):
@@ -95,9 +88,7 @@ CREATE TABLE cdn_alerts (
     severity     STRING NOT NULL,
     PRIMARY KEY (anomaly_kind, subject, started_at) NOT ENFORCED
 ) WITH (
-    'connector' = 'jdbc', 'url' = '${jdbc_url}', 'username' = '${jdbc_user}', 'password' = '${jdbc_password}',
-    'table-name' = 'realtime.cdn_alerts',
-    'sink.buffer-flush.interval' = '${flush_interval}', 'sink.buffer-flush.max-rows' = '500', 'sink.max-retries' = '5'
+    ${jdbc_sink_options}, 'table-name' = 'realtime.cdn_alerts'
 );
 
 CREATE TABLE cdn_incidents (
@@ -111,9 +102,7 @@ CREATE TABLE cdn_incidents (
     severity     STRING NOT NULL,
     PRIMARY KEY (anomaly_kind, subject, started_at) NOT ENFORCED
 ) WITH (
-    'connector' = 'jdbc', 'url' = '${jdbc_url}', 'username' = '${jdbc_user}', 'password' = '${jdbc_password}',
-    'table-name' = 'realtime.cdn_incidents',
-    'sink.buffer-flush.interval' = '${flush_interval}', 'sink.buffer-flush.max-rows' = '500', 'sink.max-retries' = '5'
+    ${jdbc_sink_options}, 'table-name' = 'realtime.cdn_incidents'
 );
 
 -- Events that arrived after the watermark had passed their time: counted per event-time minute,
@@ -123,7 +112,18 @@ CREATE TABLE late_events_minute (
     late_events  BIGINT NOT NULL,
     PRIMARY KEY (event_minute) NOT ENFORCED
 ) WITH (
-    'connector' = 'jdbc', 'url' = '${jdbc_url}', 'username' = '${jdbc_user}', 'password' = '${jdbc_password}',
-    'table-name' = 'realtime.late_events_minute',
-    'sink.buffer-flush.interval' = '${flush_interval}', 'sink.buffer-flush.max-rows' = '500', 'sink.max-retries' = '5'
+    ${jdbc_sink_options}, 'table-name' = 'realtime.late_events_minute'
+);
+
+-- Records that could not be decoded: raw bytes and the reason, one row per Kafka record.
+CREATE TABLE dead_letters (
+    kafka_topic     STRING NOT NULL,
+    kafka_partition INT NOT NULL,
+    kafka_offset    BIGINT NOT NULL,
+    kafka_timestamp TIMESTAMP(3),  -- UTC
+    error           STRING NOT NULL,
+    payload         BYTES,
+    PRIMARY KEY (kafka_topic, kafka_partition, kafka_offset) NOT ENFORCED
+) WITH (
+    ${jdbc_sink_options}, 'table-name' = 'realtime.dead_letters'
 );

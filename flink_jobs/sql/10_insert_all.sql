@@ -68,4 +68,8 @@ FROM classified_events
 WHERE is_late
 GROUP BY CAST(FLOOR(event_time TO MINUTE) AS TIMESTAMP(3));
 
+-- Records that could not be decoded: kept, with the reason, instead of failing the job.
+INSERT INTO dead_letters
+SELECT kafka_topic, kafka_partition, kafka_offset, kafka_timestamp, error, payload FROM undecodable_records;
+
 END;

@@ -40,3 +40,9 @@ def test_sql_version_changes_with_the_sql(tmp_path, monkeypatch):
     first = runner.sql_version()
     (tmp_path / "01.sql").write_text("SELECT 2;")
     assert runner.sql_version() != first
+
+
+def test_masked_render_hides_the_password():
+    settings = Settings(database_url="postgresql://u:s3cret@db.example:5432/sp")
+    text = "\n".join(runner.render_statements(runner.placeholders(settings, "t", None, "g", masked=True)))
+    assert "s3cret" not in text and "'password' = '******'" in text
