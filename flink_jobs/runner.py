@@ -22,7 +22,6 @@ from urllib.parse import urlsplit
 import httpx
 import typer
 
-from generator.schema import event_schema_text
 from streampulse.settings import Settings, get_settings
 
 SQL_DIR = Path(__file__).resolve().parent / "sql"
@@ -65,14 +64,19 @@ def split_statements(text: str) -> list[str]:
 
 
 def placeholders(
-    settings: Settings, topic: str, database: str | None, group_id: str, alerts_topic: str | None = None
+    settings: Settings,
+    topic: str,
+    database: str | None,
+    group_id: str,
+    alerts_topic: str | None = None,
+    masked: bool = False,
 ) -> dict[str, str]:
+    """The values of the SQL files' ${placeholders}; `masked` hides the password (for printing)."""
     user, password = settings.jdbc_credentials()
     return {
         "events_topic": topic,
         "alerts_topic": alerts_topic or settings.alerts_topic,
         "job_name": group_id,
-        "flush_interval": settings.sink_flush_interval,
         "trending_top_n": str(settings.trending_top_n),
         "min_requests": str(settings.anomaly_min_requests),
         "error_rate_threshold": str(settings.anomaly_error_rate_threshold),
@@ -80,11 +84,19 @@ def placeholders(
         "regional_error_rate_threshold": str(settings.anomaly_regional_error_rate_threshold),
         "bootstrap_servers": settings.bootstrap_servers,
         "registry_url": settings.registry_url,
-        "event_schema": event_schema_text().replace("'", "''"),
         "group_id": group_id,
-        "jdbc_url": settings.jdbc_url(database),
-        "jdbc_user": user,
-        "jdbc_password": password.replace("'", "''"),
+        "jdbc_sink_options": ", ".join(
+            f"'{key}' = '{value}'"
+            for key, value in {
+                "connector": "jdbc",
+                "url": settings.jdbc_url(database),
+                "username": user,
+                "password": "******" if masked else password.replace("'", "''"),
+                "sink.buffer-flush.interval": settings.sink_flush_interval,
+                "sink.buffer-flush.max-rows": "5000",
+                "sink.max-retries": "5",
+            }.items()
+        ),
         "watermark_delay_s": str(settings.watermark_delay_seconds),
         "idle_timeout_s": str(settings.source_idle_timeout_seconds),
     }
@@ -335,8 +347,7 @@ def submit_command(
 def render_command(topic: str | None = None, database: str | None = None) -> None:
     """Print the statements as they would be submitted (the password is masked)."""
     settings = get_settings()
-    values = placeholders(settings, topic or settings.events_topic, database, JOB_NAME)
-    values["jdbc_password"] = "******"
+    values = placeholders(settings, topic or settings.events_topic, database, JOB_NAME, masked=True)
     for statement in render_statements(values):
         print(statement + ";\n")
 
