@@ -148,6 +148,7 @@ def world_map(regions: pd.DataFrame, metric: str = "error_rate") -> alt.LayerCha
                 "error_rate_pct:Q",
                 title="CDN error rate (%)",
                 scale=alt.Scale(domain=[0, 5, 20, 60], range=["#17A398", "#F2C94C", "#F08A24", "#E5484D"]),
+                legend=alt.Legend(orient="bottom", direction="horizontal", gradientLength=220),
             ),
             tooltip=[
                 alt.Tooltip("name:N", title="region"),
@@ -163,7 +164,12 @@ def world_map(regions: pd.DataFrame, metric: str = "error_rate") -> alt.LayerCha
         .encode(
             longitude="lon:Q",
             latitude="lat:Q",
-            size=alt.Size("events_per_min:Q", title="events per minute", scale=alt.Scale(range=[40, 1600])),
+            size=alt.Size(
+                "events_per_min:Q",
+                title="events per minute",
+                scale=alt.Scale(range=[40, 1600]),
+                legend=alt.Legend(orient="bottom", direction="horizontal"),
+            ),
             tooltip=[
                 alt.Tooltip("name:N", title="region"),
                 alt.Tooltip("events_per_min:Q", title="events per minute", format=",.1f"),
@@ -191,11 +197,11 @@ def cdn_heatmap(minutes: pd.DataFrame, measure: str) -> alt.Chart:
         .mark_rect()
         .encode(
             x=alt.X(
-                "utchoursminutes(window_start):O",
+                "utcyearmonthdatehoursminutes(window_start):O",
                 title="minute (UTC)",
-                axis=alt.Axis(labelAngle=-90, labelOverlap=True),
+                axis=alt.Axis(format="%H:%M", labelAngle=-90, labelOverlap=True),
             ),
-            y=alt.Y("cdn_node:N", title="edge node", sort=alt.SortField("region")),
+            y=alt.Y("cdn_node:N", title="edge node", sort=alt.SortField("region"), axis=alt.Axis(labelOverlap=False)),
             color=alt.Color("value:Q", title=title, scale=scale),
             tooltip=[
                 "cdn_node",
@@ -205,7 +211,7 @@ def cdn_heatmap(minutes: pd.DataFrame, measure: str) -> alt.Chart:
                 alt.Tooltip("value:Q", title=title, format=",.1f"),
             ],
         )
-        .properties(height=max(200, 20 * df["cdn_node"].nunique()))
+        .properties(height=alt.Step(20))
     )
 
 

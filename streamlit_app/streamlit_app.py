@@ -5,13 +5,17 @@ from pathlib import Path
 
 import streamlit as st
 
-# Streamlit runs this file as a script: make the repository importable.
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# Streamlit runs this file as a script and puts its folder first on sys.path, where `streamlit_app` would
+# name this very file instead of the package: import from the repository root instead.
+HERE = Path(__file__).resolve().parent
+sys.path[:] = [str(HERE.parent)] + [p for p in sys.path if Path(p or ".").resolve() not in (HERE, HERE.parent)]
+if getattr(sys.modules.get("streamlit_app"), "__file__", None) == __file__:
+    del sys.modules["streamlit_app"]
 
-PAGES = Path(__file__).parent / "pages"
+PAGES = HERE / "pages"
 
 st.set_page_config(page_title="StreamPulse", page_icon="📈", layout="wide")
-st.logo(str(Path(__file__).parent / "assets" / "logo.svg"), size="large")
+st.logo(str(HERE / "assets" / "logo.svg"), size="large")
 
 
 def page(name: str, title: str, icon: str, **kwargs: bool) -> st.Page:

@@ -45,7 +45,7 @@ def freshness_badge(clock: datetime | None) -> None:
         return
     color = freshness_color(seconds)
     icon = {"green": ":material/check_circle:", "orange": ":material/schedule:", "red": ":material/error:"}[color]
-    st.badge(f"{format_seconds(seconds)} behind real time", icon=icon, color=color)
+    st.badge(f"Freshness: {format_seconds(seconds)} behind real time", icon=icon, color=color)
 
 
 def data_clock_caption(clock: datetime | None) -> None:

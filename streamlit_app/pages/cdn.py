@@ -39,7 +39,10 @@ def live(window: int, measure: str) -> None:
         ui.no_data()
         return
     st.subheader("Edge nodes per minute")
-    st.altair_chart(charts.cdn_heatmap(minutes, measure), width="stretch")
+    # Explicit height: one readable row per node (Streamlit otherwise fits the chart to a default height).
+    st.altair_chart(
+        charts.cdn_heatmap(minutes, measure), width="stretch", height=22 * minutes["cdn_node"].nunique() + 90
+    )
 
     st.subheader("Latency percentiles")
     nodes = sorted(minutes["cdn_node"].unique())

@@ -30,7 +30,7 @@ def live() -> None:
     revenue = data.revenue_on_day(day_start)
     revenue_by_minute_hint = f"UTC day {day_start:%Y-%m-%d} up to {clock:%H:%M} UTC"
 
-    c1, c2, c3, c4, c5 = st.columns(5)
+    c1, c2, c3, c4 = st.columns(4)
     c1.metric(
         "Events/s (newest minute)",
         f"{rate.iloc[-1]:,.1f} events/s",
@@ -67,14 +67,6 @@ def live() -> None:
         chart_type="bar",
         border=True,
         help="Titles with at least one event in the newest minute.",
-    )
-    seconds = ui.freshness_s(clock)
-    c5.metric(
-        "Freshness",
-        ui.format_seconds(seconds),
-        border=True,
-        help="Wall clock minus the end of the newest complete minute. Healthy: 5-65 s (a window closes "
-        "when the watermark, 5 s behind the newest event, passes its end).",
     )
 
     st.subheader("Events per minute by type")

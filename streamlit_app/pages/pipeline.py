@@ -31,10 +31,10 @@ def live() -> None:
         mine = jobs[jobs["name"] == JOB_NAME]
         main = running.iloc[0] if not running.empty else (mine.iloc[0] if not mine.empty else None)
         c1.metric(
-            f"Flink job {JOB_NAME}",
+            "Analytics job (Flink)",
             "not submitted" if main is None else str(main["state"]),
             border=True,
-            help="Submitted by `streampulse stack up` or the Dagster streaming job.",
+            help=f"State of the Flink job `{JOB_NAME}`, submitted by `streampulse stack up` or Dagster.",
         )
     checkpoints = (
         ops.flink_checkpoints(settings.flink_url, main["job_id"]) if main is not None else "no job to ask about"
@@ -69,7 +69,7 @@ def live() -> None:
     counts = data.pipeline_counts()
     c4.metric(
         "Dead letters",
-        "table not present" if counts["dead_letters"] is None else f"{counts['dead_letters']:,} records",
+        "no table" if counts["dead_letters"] is None else f"{counts['dead_letters']:,} records",
         border=True,
         help="Kafka records the job could not decode (realtime.dead_letters).",
     )
@@ -90,7 +90,7 @@ def live() -> None:
             width="stretch",
             column_config={
                 "started (UTC)": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss"),
-                "duration_s": st.column_config.NumberColumn("running for (s)", format="%.0f s"),
+                "duration_s": st.column_config.NumberColumn("duration (s)", format="%.0f s"),
             },
             key="flink-jobs",
         )

@@ -36,7 +36,7 @@ def movement(row: pd.Series) -> str:
 
 
 def scope_label(scope: str) -> str:
-    return "🌍 Global" if scope == "GLOBAL" else f"{scope} · {geo.REGION_NAMES.get(scope, scope)}"
+    return "Global" if scope == "GLOBAL" else f"{scope} · {geo.REGION_NAMES.get(scope, scope)}"
 
 
 scopes = data.trending_scopes()
