@@ -8,9 +8,10 @@ Set STREAMPULSE_TEST_KEEP_PIPELINE=1 while iterating: the run goes to a fixed to
 from __future__ import annotations
 
 import os
+import subprocess
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import pandas as pd
@@ -168,3 +169,41 @@ def pipeline_run(stack: Settings) -> Iterator[PipelineRun]:
     )
     if not keep:
         _drop(stack, isolated)
+
+
+@dataclass
+class DbtBuild:
+    """The session's `dbt build` over the pipeline run's database (marts in schema `marts`)."""
+
+    dsn: str = field(repr=False)  # carries the password
+    result: subprocess.CompletedProcess = field(repr=False)
+    seconds: float = 0.0
+
+
+@pytest.fixture(scope="session")
+def dbt_build(pipeline_run: PipelineRun, tmp_path_factory: pytest.TempPathFactory) -> DbtBuild:
+    """`dbt build --full-refresh` (models, data tests, unit tests) into the pipeline run's database.
+
+    Sessions that share the kept database take turns (an advisory lock); each build writes to its own
+    target directory, so concurrent dbt runs never share compiled files.
+    """
+    from streampulse.dbt import run_dbt
+
+    work = tmp_path_factory.mktemp("dbt")
+    settings = pipeline_run.isolated.scoped_settings()
+    with psycopg.connect(pipeline_run.dsn, autocommit=True) as lock:
+        lock.execute("select pg_advisory_lock(hashtext('streampulse: dbt build'))")
+        started = time.monotonic()
+        result = run_dbt(
+            settings, "build", "--full-refresh", "--target-path", str(work / "target"), log_dir=work / "logs"
+        )
+        seconds = time.monotonic() - started
+    if result.returncode != 0:
+        pytest.fail(f"dbt build failed:\n{result.stdout[-6000:]}\n{result.stderr[-2000:]}")
+    return DbtBuild(dsn=pipeline_run.dsn, result=result, seconds=seconds)
+
+
+@pytest.fixture(scope="session")
+def marts_built(dbt_build: DbtBuild) -> str:
+    """The dsn of the pipeline run's database once `dbt build` has filled `marts.*` (green)."""
+    return dbt_build.dsn
