@@ -52,7 +52,8 @@ def load_report_data(conn: psycopg.Connection, day: date) -> ReportData:
         conn,
         """
         select hour_start, content_type, sum(events)::bigint as events, sum(purchases)::bigint as purchases,
-               sum(downloads_completed)::bigint as downloads_completed, sum(downloads_failed)::bigint as downloads_failed
+               sum(downloads_completed)::bigint as downloads_completed,
+               sum(downloads_failed)::bigint as downloads_failed
         from marts.content_hourly
         where hour_start >= (%(day)s::timestamp at time zone 'UTC')
           and hour_start < ((%(day)s + 1)::timestamp at time zone 'UTC')
