@@ -15,12 +15,20 @@ WRITER_ROLE = "streampulse_api_writer"
 SESSION_OPTIONS = "-c timezone=UTC -c statement_timeout=10000 -c application_name=streampulse-api"
 
 
+async def _utc(conn: AsyncConnection) -> None:
+    # The startup option alone is not enough: PGTZ in the environment overrides it, and psycopg renders
+    # timestamptz values in the session's zone. Set it explicitly after connecting.
+    await conn.execute("set time zone 'UTC'")
+
+
 async def _as_reader(conn: AsyncConnection) -> None:
+    await _utc(conn)
     await conn.execute(f"set role {READER_ROLE}")
     await conn.execute("set default_transaction_read_only = on")
 
 
 async def _as_writer(conn: AsyncConnection) -> None:
+    await _utc(conn)
     await conn.execute(f"set role {WRITER_ROLE}")
 
 

@@ -1,0 +1,237 @@
+"""Benchmark: REST API requests/s and latency for trending and content stats, on loopback.
+
+Fills a dedicated database with >= 10 million rows of minute aggregates (generate_series in SQL: 5,000 items
+x 2,000 minutes of realtime.content_minute_stats, plus 13 scopes x 2,000 windows x top 10 of
+realtime.trending and a 5,000-item catalog), starts uvicorn (`--workers`, uvloop, httptools, no access log)
+with a read key, and drives it with `wrk` (C, one thread, keep-alive connections; `apt-get install wrk`)
+through Lua scripts that ask for random items, hours, scopes and windows. Each scenario runs several times;
+the median is reported with the p50/p99 of that run (wrk's histogram, microsecond resolution).
+
+    .venv/bin/python bench/api_load.py [--items 5000] [--minutes 2000] [--runs 3] [--duration 15]
+                                       [--connections 16] [--workers 2] [--keep-db]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import httpx
+import psycopg
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from api.keys import create_key  # noqa: E402
+from streampulse import bootstrap  # noqa: E402
+from streampulse.settings import get_settings  # noqa: E402
+
+DATABASE = "bench_api"
+T0_EPOCH = int(datetime(2026, 1, 1, tzinfo=timezone.utc).timestamp())
+SCOPES = ["GLOBAL", "AU", "BR", "CA", "DE", "ES", "FR", "GB", "IN", "JP", "KR", "MX", "US"]
+
+FILL_SQL = """
+insert into catalog.content (content_id, title, content_type, genre, released_at, price_usd_cents, popularity)
+select format('mov-%%s', lpad(c::text, 6, '0')), format('Title %%s', c), 'MOVIE', 'Drama',
+       timestamptz '2025-01-01' + c * interval '1 hour', 399, 1.0 / c
+from generate_series(1, %(items)s) c;
+-- Ordered by the primary key (content_id, window_start): the index is appended to, not scattered.
+insert into realtime.content_minute_stats
+select format('mov-%%s', lpad(c::text, 6, '0')), timestamptz '2026-01-01' + m * interval '1 minute',
+       timestamptz '2026-01-01' + (m + 1) * interval '1 minute',
+       e, e / 4, e / 5, e / 50, e / 3, e / 3, e / 20, e::bigint * 1000000, greatest(e - 2, 1),
+       80 + (c %% 40), 150 + (m %% 90)
+from generate_series(1, %(items)s) c, generate_series(0, %(minutes)s - 1) m,
+     lateral (select 1 + ((c * 7919 + m * 104729) %% 97)::bigint as e) ev;
+insert into realtime.trending
+select s, timestamptz '2026-01-01' + (w - 5) * interval '1 minute', timestamptz '2026-01-01' + w * interval '1 minute',
+       r, format('mov-%%s', lpad((1 + (w * 31 + r * 17 + length(s)) %% %(items)s)::text, 6, '0')), 100 - r, 60 - r,
+       40, 10.0 - r / 2.0
+from unnest(%(scopes)s::text[]) s, generate_series(5, %(minutes)s) w, generate_series(1, 10) r;
+"""
+
+CONTENT_LUA = """
+math.randomseed(%(seed)d)
+request = function()
+  local c = math.random(1, %(items)d)
+  local m = math.random(0, %(minutes)d - 61)
+  local path = string.format("/v1/content/mov-%%06d/stats?start=%%s&end=%%s", c,
+    os.date("!%%Y-%%m-%%dT%%H:%%M:%%SZ", %(t0)d + m * 60), os.date("!%%Y-%%m-%%dT%%H:%%M:%%SZ", %(t0)d + (m + 60) * 60))
+  return wrk.format("GET", path, {["X-API-Key"] = "%(key)s"})
+end
+"""
+TRENDING_LUA = """
+math.randomseed(%(seed)d)
+local scopes = {%(scopes)s}
+request = function()
+  local s = scopes[math.random(1, #scopes)]
+  local m = math.random(5, %(minutes)d)
+  local path = string.format("/v1/trending?region=%%s&limit=10&at=%%s", s,
+    os.date("!%%Y-%%m-%%dT%%H:%%M:%%SZ", %(t0)d + m * 60 + 30))
+  return wrk.format("GET", path, {["X-API-Key"] = "%(key)s"})
+end
+"""
+DONE_LUA = """
+done = function(summary, latency, requests)
+  io.write(string.format("RESULT %%d %%d %%d %%d %%d %%d\\n", summary.requests, summary.duration,
+    latency:percentile(50), latency:percentile(99), summary.errors.status + summary.errors.connect
+    + summary.errors.read + summary.errors.write + summary.errors.timeout, latency.max))
+end
+"""
+
+
+def fill(dsn: str, items: int, minutes: int) -> dict:
+    started = time.monotonic()
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("set synchronous_commit = off")
+        for statement in FILL_SQL.split(";\n"):
+            if statement.strip():
+                conn.execute(statement, {"items": items, "minutes": minutes, "scopes": SCOPES})
+        conn.execute("vacuum (analyze) realtime.content_minute_stats, realtime.trending, catalog.content")
+        rows = conn.execute("select count(*) from realtime.content_minute_stats").fetchone()[0]
+        size = conn.execute("select pg_size_pretty(pg_total_relation_size('realtime.content_minute_stats'))").fetchone()
+    return {"content_minute_rows": rows, "table_size": size[0], "fill_seconds": round(time.monotonic() - started, 1)}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_api(dsn: str, port: int, workers: int) -> subprocess.Popen:
+    env = dict(os.environ, DATABASE_URL=dsn, STREAMPULSE_API_RATE_LIMIT="1000000/second", STREAMPULSE_API_POOL_SIZE="8")
+    cmd = [sys.executable, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1", "--port", str(port),
+           "--workers", str(workers), "--loop", "uvloop", "--http", "httptools", "--no-access-log",
+           "--log-level", "warning"]  # fmt: skip
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/ready", timeout=2).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    proc.kill()
+    raise SystemExit("the API did not become ready")
+
+
+def wrk(url: str, script: str, duration: int, connections: int) -> dict:
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
+        f.write(script + DONE_LUA)
+    try:
+        out = subprocess.run(
+            ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--timeout", "5s", "-s", f.name, url],
+            capture_output=True, text=True, check=True,
+        ).stdout  # fmt: skip
+    finally:
+        os.unlink(f.name)
+    line = next(x for x in out.splitlines() if x.startswith("RESULT "))
+    requests, duration_us, p50, p99, errors, worst = map(int, line.split()[1:])
+    return {"requests_per_s": round(requests / (duration_us / 1e6), 1), "p50_ms": p50 / 1000, "p99_ms": p99 / 1000,
+            "max_ms": worst / 1000, "errors": errors, "requests": requests}  # fmt: skip
+
+
+def explain(dsn: str) -> dict:
+    """The plans of the two hot queries, as the API runs them (for docs/api.md)."""
+    from api.routers.content import MINUTE_SQL
+    from api.routers.trending import TRENDING_SQL
+
+    with psycopg.connect(dsn) as conn:
+        plans = {}
+        for name, sql, params in (
+            ("content_stats", MINUTE_SQL,
+             {"id": "mov-000042", "start": "2026-01-01T10:00Z", "end": "2026-01-01T11:00Z"}),
+            ("trending", TRENDING_SQL, {"scope": "DE", "at": "2026-01-01T12:00:30Z", "limit": 10}),
+        ):  # fmt: skip
+            rows = conn.execute("explain (analyze, buffers, costs off, timing off) " + sql, params).fetchall()
+            plans[name] = [r[0] for r in rows]
+    return plans
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--items", type=int, default=5000)
+    parser.add_argument("--minutes", type=int, default=2000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--duration", type=int, default=15)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--keep-db", action="store_true", help="reuse a filled bench database; keep it afterwards")
+    parser.add_argument("--out", default=str(REPO / "bench" / "results" / "api_load.json"))
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is missing: apt-get install wrk")
+
+    settings = get_settings()
+    dsn = settings.dsn(DATABASE)
+    with psycopg.connect(settings.dsn("postgres"), autocommit=True) as conn:
+        exists = conn.execute("select 1 from pg_database where datname = %s", (DATABASE,)).fetchone()
+        if exists and not args.keep_db:
+            conn.execute(f"drop database {DATABASE} with (force)")
+            exists = None
+    bootstrap.ensure_database(settings, DATABASE)
+    bootstrap.apply_migrations(settings, DATABASE)
+    data = {"content_minute_rows": None}
+    if not exists:
+        print(f"filling {args.items * args.minutes:,} minute rows ...", flush=True)
+        data = fill(dsn, args.items, args.minutes)
+        print(data, flush=True)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        key = create_key(conn, "bench", ["read"])
+        data["content_minute_rows"] = conn.execute("select count(*) from realtime.content_minute_stats").fetchone()[0]
+
+    port = free_port()
+    proc = start_api(dsn, port, args.workers)
+    scenarios = {}
+    try:
+        common = {"key": key, "items": args.items, "minutes": args.minutes, "t0": T0_EPOCH}
+        scripts = {
+            "content_stats": CONTENT_LUA % (common | {"seed": 1}),
+            "trending": TRENDING_LUA % (common | {"seed": 2, "scopes": ", ".join(f'"{s}"' for s in SCOPES)}),
+        }
+        for name, script in scripts.items():
+            wrk(f"http://127.0.0.1:{port}", script, 3, args.connections)  # warm-up: pools, prepared statements
+            runs = [wrk(f"http://127.0.0.1:{port}", script, args.duration, args.connections) for _ in range(args.runs)]
+            median = sorted(runs, key=lambda r: r["requests_per_s"])[len(runs) // 2]
+            scenarios[name] = {"runs": runs, "median": median}
+            print(f"{name}: {median}", flush=True)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    plans = explain(dsn)
+    if not args.keep_db:
+        with psycopg.connect(settings.dsn("postgres"), autocommit=True) as conn:
+            conn.execute(f"drop database {DATABASE} with (force)")
+
+    result = {
+        "benchmark": "api_load",
+        "when": datetime.now(timezone.utc).isoformat(),
+        "cores": os.cpu_count(),
+        "data": data,
+        "server": f"uvicorn --workers {args.workers} --loop uvloop --http httptools, pool 8 per worker",
+        "load": f"wrk -t1 -c{args.connections} -d{args.duration}s, {args.runs} runs, median by requests/s",
+        "scenarios": scenarios,
+        "query_plans": plans,
+        "goal": "1500 req/s with p99 <= 25 ms on 2 cores",
+    }
+    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    summary = ", ".join(
+        f"{n} {m['requests_per_s']:.0f} req/s p50 {m['p50_ms']:.1f} ms p99 {m['p99_ms']:.1f} ms"
+        for n, m in ((n, s["median"]) for n, s in scenarios.items())
+    )
+    print(f"api_load: {data['content_minute_rows']:,} minute rows, {os.cpu_count()} cores: {summary}")
+
+
+if __name__ == "__main__":
+    main()
