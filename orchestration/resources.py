@@ -125,19 +125,25 @@ def platform_resources(settings: Settings | None = None) -> dict[str, Configurab
 
 
 class StreamPulseDbtResource(DbtCliResource):
-    """dbt CLI on dbt_project/, connected to the platform database of the current settings.
+    """dbt CLI on dbt_project/, connected to a database on the platform's PostgreSQL server.
 
     dbt_project/profiles.yml reads DBT_* variables; they are exported into the step's own process
     when the resource is set up, so the password reaches dbt without a command line or a log.
     """
 
+    database: str | None = None  # None: the platform database of the settings
+
     def setup_for_execution(self, context) -> None:  # noqa: ANN001
         super().setup_for_execution(context)
-        os.environ.update(dbt_connection_env(get_settings()))
+        postgres = PostgresResource(database=self.database) if self.database else None
+        os.environ.update(dbt_connection_env(platform_settings(postgres=postgres)))
 
 
-def dbt_resource() -> StreamPulseDbtResource:
+def dbt_resource(database: str | None = None) -> StreamPulseDbtResource:
     """The `dbt` resource (dagster-dbt) every domain shares."""
     return StreamPulseDbtResource(
-        project_dir=str(DBT_PROJECT), profiles_dir=str(DBT_PROJECT), dbt_executable=str(DBT_EXECUTABLE)
+        project_dir=str(DBT_PROJECT),
+        profiles_dir=str(DBT_PROJECT),
+        dbt_executable=str(DBT_EXECUTABLE),
+        database=database,
     )
