@@ -430,8 +430,12 @@ def pipeline_counts(db: str) -> dict[str, Any]:
     out: dict[str, Any] = {
         "late_events": int(_scalar(db, "select coalesce(sum(late_events), 0) from realtime.late_events_minute"))
     }
+    out["dead_letters"] = out["dead_letters_24h"] = None
     if _scalar(db, "select to_regclass('realtime.dead_letters') is not null"):
-        out["dead_letters"] = int(_scalar(db, "select count(*) from realtime.dead_letters"))
-    else:
-        out["dead_letters"] = None
+        counts = query(
+            db,
+            "select count(*) as total, count(*) filter (where recorded_at > now() - interval '24 hours') as last_24h "
+            "from realtime.dead_letters",
+        )
+        out["dead_letters"], out["dead_letters_24h"] = int(counts.at[0, "total"]), int(counts.at[0, "last_24h"])
     return out

@@ -16,9 +16,7 @@ TIMEOUT_S = 3.0
 
 
 def reports_dir(settings: Settings | None = None) -> Path:
-    settings = settings or get_settings()
-    # `reports_dir` is added to Settings by the BI reports work; the documented default until then.
-    return Path(getattr(settings, "reports_dir", settings.state_dir / "reports"))
+    return (settings or get_settings()).reports_dir
 
 
 @st.cache_data(ttl=5, show_spinner=False)
@@ -83,35 +81,40 @@ def flink_checkpoints(flink_url: str, job_id: str) -> Checkpoints | str:
 
 
 @st.cache_data(ttl=5, show_spinner=False)
-def kafka_lag(bootstrap_servers: str, group: str, topic: str) -> pd.DataFrame | str:
-    """Per partition: the log end offset, the group's committed offset and the difference (records)."""
-    from confluent_kafka import Consumer, KafkaException, TopicPartition
+def kafka_lag(bootstrap_servers: str, topic: str) -> pd.DataFrame | str:
+    """Per consumer group with offsets committed on `topic`, per partition: log end offset, committed, lag.
 
-    config = {"bootstrap.servers": bootstrap_servers, "group.id": group, "enable.auto.commit": False}
-    consumer = Consumer(config)
+    Flink's Kafka source commits its offsets (group = job name) when a checkpoint completes, so this is
+    the lag as of the newest checkpoint.
+    """
+    from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException, TopicPartition
+    from confluent_kafka.admin import AdminClient, OffsetSpec
+
+    admin = AdminClient({"bootstrap.servers": bootstrap_servers})
     try:
-        metadata = consumer.list_topics(topic, timeout=TIMEOUT_S)
+        metadata = admin.list_topics(topic, timeout=TIMEOUT_S)
         if topic not in metadata.topics or metadata.topics[topic].error is not None:
             return f"topic {topic!r} not found on {bootstrap_servers}"
         partitions = sorted(metadata.topics[topic].partitions)
-        committed = consumer.committed([TopicPartition(topic, p) for p in partitions], timeout=TIMEOUT_S)
+        ends = admin.list_offsets(
+            {TopicPartition(topic, p): OffsetSpec.latest() for p in partitions}, request_timeout=TIMEOUT_S
+        )
+        end_offsets = {tp.partition: f.result().offset for tp, f in ends.items()}
+        groups = admin.list_consumer_groups(request_timeout=TIMEOUT_S).result().valid
         rows = []
-        for tp in committed:
-            _low, high = consumer.get_watermark_offsets(TopicPartition(topic, tp.partition), timeout=TIMEOUT_S)
-            offset = tp.offset if tp.offset >= 0 else None  # negative: the group has committed nothing yet
-            rows.append(
-                {
-                    "partition": tp.partition,
-                    "end_offset": high,
-                    "committed": offset,
-                    "lag": high - offset if offset is not None else None,
-                }
-            )
-        return pd.DataFrame(rows)
+        for group in sorted(g.group_id for g in groups):
+            request = [ConsumerGroupTopicPartitions(group, [TopicPartition(topic, p) for p in partitions])]
+            committed = admin.list_consumer_group_offsets(request, request_timeout=TIMEOUT_S)[group].result()
+            for tp in committed.topic_partitions:
+                if tp.offset >= 0:  # negative: nothing committed for this partition
+                    end = end_offsets[tp.partition]
+                    rows.append(
+                        {"group": group, "partition": tp.partition, "end_offset": end, "committed": tp.offset,
+                         "lag": end - tp.offset}
+                    )  # fmt: skip
+        return pd.DataFrame(rows, columns=["group", "partition", "end_offset", "committed", "lag"])
     except KafkaException as exc:
         return f"Kafka at {bootstrap_servers} did not answer: {exc}"
-    finally:
-        consumer.close()
 
 
 @dataclass

@@ -13,8 +13,8 @@ NO_DATA = (
 )
 # The newest window closes at its end plus the watermark delay (5 s), and a new one every minute:
 # a healthy pipeline is 5-65 s behind the wall clock.
+# Red beyond the bound the Dagster freshness check alerts on.
 FRESH_S = 75
-STALE_S = 180
 
 
 def freshness_s(clock: datetime | None, now_s: float | None = None) -> float | None:
@@ -25,7 +25,9 @@ def freshness_s(clock: datetime | None, now_s: float | None = None) -> float | N
 
 
 def freshness_color(seconds: float) -> str:
-    return "green" if seconds <= FRESH_S else "orange" if seconds <= STALE_S else "red"
+    from streampulse.settings import get_settings
+
+    return "green" if seconds <= FRESH_S else "orange" if seconds <= get_settings().freshness_bound_seconds else "red"
 
 
 def format_seconds(seconds: float) -> str:

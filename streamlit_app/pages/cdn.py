@@ -1,6 +1,7 @@
 """CDN health: per-node heat map over time, latency percentiles, and the anomaly timeline with acknowledge."""
 
 import getpass
+from datetime import datetime
 
 import pandas as pd
 import streamlit as st
@@ -107,10 +108,21 @@ def anomaly_section() -> None:
             key = f"ack-{row.anomaly_kind}-{row.subject}-{row.started_at:%Y%m%d%H%M}"
             if isinstance(row.acknowledged_by, str):
                 cols[3].markdown(f":green[✔ acknowledged by {row.acknowledged_by}]  \n{row.acknowledged_at:%H:%M} UTC")
-            elif cols[3].button("Acknowledge", key=key, disabled=not acks, icon=":material/done:"):
-                data.acknowledge(row.anomaly_kind, row.subject, row.started_at.to_pydatetime(), _analyst())
-                st.toast(f"Acknowledged {row.anomaly_kind} on {row.subject}", icon=":material/done:")
-                st.rerun(scope="fragment")
+            else:
+                # A callback runs before the rerun it triggers, so the list below already shows the acknowledgement.
+                cols[3].button(
+                    "Acknowledge",
+                    key=key,
+                    disabled=not acks,
+                    icon=":material/done:",
+                    on_click=_acknowledge,
+                    args=(row.anomaly_kind, row.subject, row.started_at.to_pydatetime()),
+                )
+
+
+def _acknowledge(anomaly_kind: str, subject: str, started_at: datetime) -> None:
+    data.acknowledge(anomaly_kind, subject, started_at, _analyst())
+    st.toast(f"Acknowledged {anomaly_kind} on {subject}", icon=":material/done:")
 
 
 def _analyst() -> str:

@@ -1,6 +1,5 @@
 """Pipeline: is the stream processing healthy? Flink job state, checkpoint age, Kafka lag, dead letters."""
 
-import pandas as pd
 import streamlit as st
 
 from flink_jobs.runner import JOB_NAME
@@ -54,24 +53,33 @@ def live() -> None:
             f"{settings.checkpoint_interval_ms / 1000:.0f} s "
             f"({checkpoints.completed:,} completed, {checkpoints.failed:,} failed).",
         )
-    lag = ops.kafka_lag(settings.bootstrap_servers, JOB_NAME, settings.events_topic)
+    lag = ops.kafka_lag(settings.bootstrap_servers, settings.events_topic)
     if isinstance(lag, str):
         c3.metric("Kafka lag", "–", border=True, help=lag)
     else:
-        total = lag["lag"].sum(min_count=1)
+        mine = lag[lag["group"] == JOB_NAME]
+        records = None if mine.empty else int(mine["lag"].sum())
         c3.metric(
             "Kafka lag",
-            "no commits yet" if pd.isna(total) else f"{int(total):,} records",
+            "no commits yet" if records is None else f"{records:,} records",
+            delta=None if records is None else "over bound" if records > settings.max_consumer_lag else "within bound",
+            delta_color="inverse" if records is not None and records > settings.max_consumer_lag else "normal",
+            delta_arrow="off",
             border=True,
-            help=f"Log end offset minus the offsets group `{JOB_NAME}` committed (Flink commits on every checkpoint) "
-            f"on topic `{settings.events_topic}`.",
+            help=f"Log end offset minus the offsets the job's consumer group `{JOB_NAME}` committed on topic "
+            f"`{settings.events_topic}` (Flink commits when a checkpoint completes). Every group: table below.",
         )
     counts = data.pipeline_counts()
+    over = counts["dead_letters_24h"] is not None and counts["dead_letters_24h"] > settings.dead_letter_threshold
     c4.metric(
-        "Dead letters",
+        "Dead letters (all time)",
         "no table" if counts["dead_letters"] is None else f"{counts['dead_letters']:,} records",
+        delta=None if counts["dead_letters_24h"] is None else f"{counts['dead_letters_24h']:,} in the last 24 h",
+        delta_color="inverse" if over else "off",
+        delta_arrow="off",
         border=True,
-        help="Kafka records the job could not decode (realtime.dead_letters).",
+        help="Kafka records the job could not decode (realtime.dead_letters); the 24-hour count is held against "
+        f"the threshold of {settings.dead_letter_threshold} that the Dagster check uses.",
     )
     c5.metric("Late events (all time)", f"{counts['late_events']:,} events", border=True,
               help="Events that arrived after the watermark had passed their minute; not in the windows.")  # fmt: skip
@@ -96,16 +104,22 @@ def live() -> None:
         )
     if not isinstance(lag, str):
         st.subheader(f"Kafka consumer lag, topic `{settings.events_topic}`")
-        st.dataframe(
-            lag,
-            hide_index=True,
-            column_config={
-                "end_offset": st.column_config.NumberColumn("log end offset", format="%d"),
-                "committed": st.column_config.NumberColumn("committed offset", format="%d"),
-                "lag": st.column_config.NumberColumn("lag (records)", format="%d"),
-            },
-            key="kafka-lag",
-        )
+        if lag.empty:
+            st.info("No consumer group has committed offsets on this topic yet.", icon=":material/info:")
+        else:
+            totals = lag.groupby("group", as_index=False)[["end_offset", "committed", "lag"]].sum()
+            st.dataframe(
+                totals,
+                hide_index=True,
+                width="stretch",
+                column_config={
+                    "group": st.column_config.TextColumn("consumer group"),
+                    "end_offset": st.column_config.NumberColumn("log end offsets (sum)", format="%d"),
+                    "committed": st.column_config.NumberColumn("committed offsets (sum)", format="%d"),
+                    "lag": st.column_config.NumberColumn("lag (records)", format="%d"),
+                },
+                key="kafka-lag",
+            )
 
 
 live()
