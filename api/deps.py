@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import time
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Annotated, Any
 
@@ -34,6 +36,30 @@ DbConn = Annotated[AsyncConnection, Depends(get_conn)]
 WriterConn = Annotated[AsyncConnection, Depends(get_writer)]
 
 
+async def _verified(request: Request, conn: AsyncConnection, presented: str) -> ApiKey | None:
+    """verify_key_async, remembering valid keys for `api_key_cache_seconds` (0: ask the database every time).
+
+    Only valid keys are cached (a flood of made-up keys cannot grow the cache); a revoked key stops working
+    within that many seconds."""
+    ttl = request.app.state.settings.api_key_cache_seconds
+    if ttl <= 0:
+        return await verify_key_async(conn, presented)
+    cache: dict[str, tuple[ApiKey, float]] = request.app.state.key_cache
+    digest = hashlib.sha256(presented.encode()).hexdigest()
+    hit = cache.get(digest)
+    now = time.monotonic()
+    if hit is not None and hit[1] > now:
+        return hit[0]
+    key = await verify_key_async(conn, presented)
+    if key is None:
+        cache.pop(digest, None)
+    else:
+        if len(cache) > 10_000:
+            cache.clear()
+        cache[digest] = (key, now + ttl)
+    return key
+
+
 async def authorize(request: Request, conn: AsyncConnection, presented: str | None, scope: str) -> ApiKey:
     """The caller's key if it is valid, unrevoked, holds `scope` and is within its rate limit; else 401/403/429."""
     if not presented:
@@ -42,7 +68,7 @@ async def authorize(request: Request, conn: AsyncConnection, presented: str | No
             "Missing API key: send it in the X-API-Key header.",
             headers={"WWW-Authenticate": "APIKey"},
         )
-    key = await verify_key_async(conn, presented)
+    key = await _verified(request, conn, presented)
     if key is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED, "Invalid or revoked API key.", headers={"WWW-Authenticate": "APIKey"}

@@ -78,6 +78,7 @@ def create_app(dsn: str | None = None, settings: Settings | None = None) -> Fast
     app.state.settings = settings
     app.state.rate_limiter = KeyRateLimiter(settings.api_rate_limit, settings.api_rate_limit_storage)
     app.state.alert_streams = 0
+    app.state.key_cache = {}
     errors.install(app)
     if settings.api_cors_origins:  # closed unless origins are configured
         app.add_middleware(

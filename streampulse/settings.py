@@ -77,6 +77,7 @@ class Settings(BaseSettings):
     api_rate_limit_storage: str = "memory://"
     api_cors_origins: list[str] = Field(default_factory=list, description="allowed browser origins; none by default")
     api_pool_size: int = 10
+    api_key_cache_seconds: float = 1.0  # a revoked key stops working within this time
     api_max_alert_streams: int = 50
 
     # Demo generator that `stack up` starts.

@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 
 from api.deps import DbConn, ReadKey
 from api.errors import responses
+from api.fastjson import FastJSON
 from api.params import End, Start, time_range
 
 router = APIRouter(prefix="/content", tags=["content"])
@@ -103,9 +104,10 @@ async def content_exists(conn: DbConn, content_id: str) -> bool:
     return bool((await cur.fetchone())[0])
 
 
-async def read_stats(
+async def read_points(
     conn: DbConn, content_id: str, granularity: Granularity, start: datetime, end: datetime
-) -> list[ContentStatsPoint]:
+) -> list[dict]:
+    """The buckets as plain dicts (the hot path: no model per row); 404 when the item is unknown."""
     params = {"id": content_id, "start": start, "end": end}
     if granularity is Granularity.minute:
         cur = await conn.execute(MINUTE_SQL, params)
@@ -115,7 +117,14 @@ async def read_stats(
     rows = await cur.fetchall()
     if not rows and not await content_exists(conn, content_id):
         raise HTTPException(404, f"content_id: no content item '{content_id}'")
-    return [ContentStatsPoint(**dict(zip(_FIELDS, r, strict=True))) for r in rows]
+    return [dict(zip(_FIELDS, r, strict=True)) for r in rows]
+
+
+async def read_stats(
+    conn: DbConn, content_id: str, granularity: Granularity, start: datetime, end: datetime
+) -> list[ContentStatsPoint]:
+    """The buckets as models."""
+    return [ContentStatsPoint(**p) for p in await read_points(conn, content_id, granularity, start, end)]
 
 
 @router.get(
@@ -133,15 +142,17 @@ async def content_stats(
     granularity: Annotated[
         Granularity, Query(description="minute (range up to 7 days), hour (31 days) or day (92 days); UTC buckets.")
     ] = Granularity.minute,
-) -> ContentStats:
+) -> FastJSON:
     """Downloads, streams, purchases, bytes and latency of one item, per minute, UTC hour or UTC day.
 
     Minutes come straight from the 1-minute tumbling windows of the Flink job; hours and days are their
     sums. Defaults: the last hour (minute), day (hour) or 7 days (day). `404` when the item is unknown.
     """
     start, end = time_range(start, end, default=DEFAULT[granularity], longest=LONGEST[granularity])
-    points = await read_stats(conn, content_id, granularity, start, end)
-    return ContentStats(content_id=content_id, granularity=granularity, start=start, end=end, points=points)
+    points = await read_points(conn, content_id, granularity, start, end)
+    return FastJSON(
+        {"content_id": content_id, "granularity": granularity.value, "start": start, "end": end, "points": points}
+    )
 
 
 class ContentMinute(BaseModel):

@@ -10,6 +10,7 @@ from pydantic import AwareDatetime, BaseModel, Field
 
 from api.deps import DbConn, ReadKey
 from api.errors import responses
+from api.fastjson import FastJSON
 
 router = APIRouter(prefix="/trending", tags=["trending"])
 
@@ -49,6 +50,7 @@ TRENDING_SQL = """
     where t.rank_no <= %(limit)s
     order by t.rank_no
 """
+_ITEM_FIELDS = ("rank", "content_id", "title", "score", "events", "recent_events", "earlier_events")
 FAR_FUTURE = datetime(9000, 1, 1).astimezone()
 
 
@@ -73,7 +75,7 @@ async def trending(
         ),
     ] = None,  # fmt: skip
     limit: Annotated[int, Query(ge=1, le=50, description="How many ranks (the job keeps the top 10).")] = 10,
-) -> Trending:
+) -> FastJSON:
     """The highest-scoring items of a region (or of all regions) in a 5-minute window sliding by 1 minute.
 
     `404` when the scope has no window ending at or before `at`.
@@ -84,14 +86,11 @@ async def trending(
         raise HTTPException(
             404, f"region: no trending window for '{region}'" + (f" ending by {at.isoformat()}" if at else "")
         )
-    return Trending(
-        scope=region,
-        window_start=rows[0][0],
-        window_end=rows[0][1],
-        items=[
-            TrendingItem(
-                rank=r[2], content_id=r[3], title=r[4], score=r[5], events=r[6], recent_events=r[7], earlier_events=r[8]
-            )
-            for r in rows
-        ],  # fmt: skip
+    return FastJSON(
+        {
+            "scope": region,
+            "window_start": rows[0][0],
+            "window_end": rows[0][1],
+            "items": [dict(zip(_ITEM_FIELDS, r[2:], strict=True)) for r in rows],
+        }
     )

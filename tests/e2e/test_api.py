@@ -3,6 +3,7 @@ the events in Kafka (`pipeline_run.on_time`) or direct SQL over the real-time ta
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -329,6 +330,7 @@ def test_auth_no_key_bad_key_revoked_key_wrong_scope(api):
         ack_only = create_key(conn, "ack only", ["acknowledge"])
         assert api.client.get(url, headers={"X-API-Key": doomed}).status_code == 200
         assert revoke_key(conn, doomed.split("_")[1])
+    time.sleep(api.client.app.state.settings.api_key_cache_seconds + 0.2)  # valid keys are cached that long
     revoked = api.client.get(url, headers={"X-API-Key": doomed})
     assert revoked.status_code == 401 and revoked.headers["content-type"] == "application/problem+json"
     forbidden = api.client.get(url, headers={"X-API-Key": ack_only})
