@@ -119,10 +119,10 @@ def down() -> None:
     if not supervisor.running():
         console.print("The stack is not running.")
         return
-    order = list(reversed(list(supervisor.all_info())))
-    # Apps first, then the core in reverse dependency order.
+    running = list(supervisor.all_info())
+    # Apps first, then the core in reverse dependency order; programs this version does not know last.
     known = [c.name for c in build_components(settings, find_java())]
-    order = [n for n in reversed(known) if n in order] + [n for n in order if n not in known]
+    order = [n for n in reversed(known) if n in running] + [n for n in running if n not in known]
     for name in order:
         with console.status(f"stopping {name} ..."):
             supervisor.stop(name)
