@@ -82,7 +82,7 @@ end
 """
 DONE_LUA = """
 done = function(summary, latency, requests)
-  io.write(string.format("RESULT %%d %%d %%d %%d %%d %%d\\n", summary.requests, summary.duration,
+  io.write(string.format("RESULT %d %d %d %d %d %d\\n", summary.requests, summary.duration,
     latency:percentile(50), latency:percentile(99), summary.errors.status + summary.errors.connect
     + summary.errors.read + summary.errors.write + summary.errors.timeout, latency.max))
 end
@@ -191,6 +191,7 @@ def main() -> None:
         key = create_key(conn, "bench", ["read"])
         data["content_minute_rows"] = conn.execute("select count(*) from realtime.content_minute_stats").fetchone()[0]
 
+    load_before = os.getloadavg()
     port = free_port()
     proc = start_api(dsn, port, args.workers)
     scenarios = {}
@@ -218,6 +219,9 @@ def main() -> None:
         "benchmark": "api_load",
         "when": datetime.now(timezone.utc).isoformat(),
         "cores": os.cpu_count(),
+        # The machine is shared: a load average far above the core count means other work competed for CPU.
+        "load_average_1m_before": round(load_before[0], 2),
+        "load_average_1m_after": round(os.getloadavg()[0], 2),
         "data": data,
         "server": f"uvicorn --workers {args.workers} --loop uvloop --http httptools, pool 8 per worker",
         "load": f"wrk -t1 -c{args.connections} -d{args.duration}s, {args.runs} runs, median by requests/s",
@@ -230,7 +234,8 @@ def main() -> None:
         f"{n} {m['requests_per_s']:.0f} req/s p50 {m['p50_ms']:.1f} ms p99 {m['p99_ms']:.1f} ms"
         for n, m in ((n, s["median"]) for n, s in scenarios.items())
     )
-    print(f"api_load: {data['content_minute_rows']:,} minute rows, {os.cpu_count()} cores: {summary}")
+    print(f"api_load: {data['content_minute_rows']:,} minute rows, {os.cpu_count()} cores "
+          f"(load average {load_before[0]:.1f}): {summary}")  # fmt: skip
 
 
 if __name__ == "__main__":
