@@ -1,6 +1,7 @@
 """The daily BI report as a day-partitioned asset: one partition per UTC day, any past day on demand."""
 
 from datetime import date
+from pathlib import Path
 
 from dagster import (
     AssetExecutionContext,
@@ -44,9 +45,7 @@ def daily_bi_report(
 ) -> MaterializeResult:
     day = date.fromisoformat(context.partition_key)
     settings = platform_settings(postgres=postgres)
-    if config.reports_dir:
-        settings = settings.model_copy(update={"reports_dir": config.reports_dir})
-    data, files = build_daily_report(settings, day)
+    data, files = build_daily_report(settings, day, Path(config.reports_dir) if config.reports_dir else None)
     folder = files[0].parent
     today = data.today
     context.log.info(f"Report for {day} written to {folder} ({len(files)} files)")
