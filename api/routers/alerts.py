@@ -75,7 +75,7 @@ def _consume(
     stop: threading.Event,
 ) -> None:  # fmt: skip
     """Worker thread: read the topic and hand ("ready", positions) then ("record", ...) items to the loop."""
-    from confluent_kafka import OFFSET_END, Consumer, TopicPartition
+    from confluent_kafka import Consumer, TopicPartition
 
     def put(item: tuple) -> None:
         loop.call_soon_threadsafe(queue.put_nowait, item)
@@ -90,17 +90,13 @@ def _consume(
             put(("error", f"alerts topic '{topic}' is not available"))
             return
         partitions = sorted(topic_md.partitions)
-        consumer.assign([TopicPartition(topic, p, resume.get(p, OFFSET_END)) for p in partitions])
-        # OFFSET_END is resolved (to the last stable offset) on the first fetch: wait for real positions,
-        # so that "ready" means every later alert will be seen.
-        positions: dict[int, int] = {}
-        while not stop.is_set() and len(positions) < len(partitions):
-            msg = consumer.poll(0.1)
-            if msg is not None and not msg.error():
-                put(("record", msg.partition(), msg.offset(), msg.value()))
-            for tp in consumer.position([TopicPartition(topic, p) for p in partitions]):
-                if tp.offset >= 0:
-                    positions[tp.partition] = tp.offset
+        # The end of each partition, asked with this consumer's read_committed isolation level: the last
+        # stable offset, so records of a transaction still open now are not skipped once it commits.
+        positions = {
+            p: resume[p] if p in resume else consumer.get_watermark_offsets(TopicPartition(topic, p), 10, False)[1]
+            for p in partitions
+        }
+        consumer.assign([TopicPartition(topic, p, o) for p, o in positions.items()])
         put(("ready", positions))
         while not stop.is_set():
             msg = consumer.poll(0.5)

@@ -159,22 +159,27 @@ def test_schemathesis_finds_no_server_error(live):
 
 
 def _sse_events(url: str, key: dict, events: queue.Queue, stop: threading.Event, last_id: str | None = None) -> None:
+    """Reader thread: parse the stream into (event, id, data) tuples until `stop`."""
     headers = key | ({"Last-Event-ID": last_id} if last_id else {})
-    with httpx.stream("GET", f"{url}/v1/alerts/stream", headers=headers, timeout=httpx.Timeout(5, read=30)) as r:
-        if r.status_code != 200:
-            events.put(("http", r.status_code, r.read().decode()))
-            return
-        event: dict = {}
-        for line in r.iter_lines():
-            if stop.is_set():
+    try:
+        with httpx.stream("GET", f"{url}/v1/alerts/stream", headers=headers, timeout=httpx.Timeout(5, read=30)) as r:
+            if r.status_code != 200:
+                events.put(("http", r.status_code, r.read().decode()))
                 return
-            if not line:
-                if "event" in event:
-                    events.put((event.get("event"), event.get("id"), event.get("data")))
-                event = {}
-            elif not line.startswith(":"):
-                field, _, value = line.partition(":")
-                event[field] = value.lstrip(" ")
+            event: dict = {}
+            for line in r.iter_lines():
+                if stop.is_set():
+                    return
+                if not line:
+                    if "event" in event:
+                        events.put((event.get("event"), event.get("id"), event.get("data")))
+                    event = {}
+                elif not line.startswith(":"):
+                    field, _, value = line.partition(":")
+                    event[field] = value.lstrip(" ")
+    except httpx.HTTPError as exc:
+        if not stop.is_set():
+            events.put(("http", 0, repr(exc)))
 
 
 def _next(events: queue.Queue, kind: str, timeout_s: float) -> tuple:
