@@ -19,8 +19,9 @@ def job_health(flink: FlinkResource, job_id: str) -> dict:
         "job_id": job_id,
         "state": job.get("state"),
         "uptime_s": round(job.get("duration", 0) / 1000),
-        # Records the sources emitted (read from Kafka) and the sinks received (written to PostgreSQL/Kafka).
-        "records_in": sum(v.get("metrics", {}).get("write-records", 0) for v in vertices if v["id"] in sources),
+        # Records the sources read from Kafka, and records received by the vertices that end in a sink
+        # (Flink's "Records Received"; a sink vertex aggregates first, so this is not rows written).
+        "records_in": sum(v.get("metrics", {}).get("read-records", 0) for v in vertices if v["id"] in sources),
         "records_out": sum(v.get("metrics", {}).get("read-records", 0) for v in vertices if v["id"] in sinks),
     }
     health.update(last_checkpoint(flink, job_id))
