@@ -11,79 +11,91 @@
 --   *_resolved: G B{3,} E    emitted at the first good minute after it, with start, end, peak.
 -- Both carry the same key (kind, subject, started_at), which ties an alert to its incident.
 
+-- Each minute judged once; the patterns below only refer to these flags.
+CREATE TEMPORARY VIEW cdn_node_minutes_judged AS
+SELECT *,
+    COALESCE(requests >= ${min_requests} AND error_rate >= ${error_rate_threshold}, FALSE) AS error_bad,
+    COALESCE(requests >= ${min_requests} AND ttfb_p95_ms >= ${latency_p95_threshold_ms}, FALSE) AS latency_bad
+FROM cdn_node_minutes;
+
+CREATE TEMPORARY VIEW cdn_region_minutes_judged AS
+SELECT *,
+    COALESCE(requests >= ${min_requests} AND error_rate >= ${regional_error_rate_threshold}, FALSE) AS outage_bad
+FROM cdn_region_minutes;
+
 CREATE TEMPORARY VIEW node_error_opened AS
-SELECT * FROM cdn_node_minutes MATCH_RECOGNIZE (
+SELECT * FROM cdn_node_minutes_judged MATCH_RECOGNIZE (
     PARTITION BY cdn_node ORDER BY window_time
     MEASURES FIRST(B.window_start) AS started_at, LAST(B.window_end) AS detected_at,
              LAST(B.region) AS region, MAX(B.error_rate) AS peak_value
     ONE ROW PER MATCH AFTER MATCH SKIP PAST LAST ROW
     PATTERN (G B{3})
     DEFINE
-        B AS B.requests >= ${min_requests} AND B.error_rate >= ${error_rate_threshold},
-        G AS NOT (G.requests >= ${min_requests} AND G.error_rate >= ${error_rate_threshold})
+        B AS B.error_bad,
+        G AS NOT G.error_bad
 );
 
 CREATE TEMPORARY VIEW node_error_resolved AS
-SELECT * FROM cdn_node_minutes MATCH_RECOGNIZE (
+SELECT * FROM cdn_node_minutes_judged MATCH_RECOGNIZE (
     PARTITION BY cdn_node ORDER BY window_time
     MEASURES FIRST(B.window_start) AS started_at, LAST(B.window_end) AS ended_at, COUNT(B.cdn_node) AS bad_minutes,
              LAST(B.region) AS region, MAX(B.error_rate) AS peak_value
     ONE ROW PER MATCH AFTER MATCH SKIP TO LAST E
     PATTERN (G B{3,} E)
     DEFINE
-        B AS B.requests >= ${min_requests} AND B.error_rate >= ${error_rate_threshold},
-        G AS NOT (G.requests >= ${min_requests} AND G.error_rate >= ${error_rate_threshold}),
-        E AS NOT (E.requests >= ${min_requests} AND E.error_rate >= ${error_rate_threshold})
+        B AS B.error_bad,
+        G AS NOT G.error_bad,
+        E AS NOT E.error_bad
 );
 
 CREATE TEMPORARY VIEW node_latency_opened AS
-SELECT * FROM cdn_node_minutes MATCH_RECOGNIZE (
+SELECT * FROM cdn_node_minutes_judged MATCH_RECOGNIZE (
     PARTITION BY cdn_node ORDER BY window_time
     MEASURES FIRST(B.window_start) AS started_at, LAST(B.window_end) AS detected_at,
              LAST(B.region) AS region, MAX(B.ttfb_p95_ms) AS peak_value
     ONE ROW PER MATCH AFTER MATCH SKIP PAST LAST ROW
     PATTERN (G B{3})
     DEFINE
-        B AS B.requests >= ${min_requests} AND B.ttfb_p95_ms >= ${latency_p95_threshold_ms},
-        G AS NOT (G.requests >= ${min_requests} AND G.ttfb_p95_ms >= ${latency_p95_threshold_ms})
+        B AS B.latency_bad,
+        G AS NOT G.latency_bad
 );
 
 CREATE TEMPORARY VIEW node_latency_resolved AS
-SELECT * FROM cdn_node_minutes MATCH_RECOGNIZE (
+SELECT * FROM cdn_node_minutes_judged MATCH_RECOGNIZE (
     PARTITION BY cdn_node ORDER BY window_time
     MEASURES FIRST(B.window_start) AS started_at, LAST(B.window_end) AS ended_at, COUNT(B.cdn_node) AS bad_minutes,
              LAST(B.region) AS region, MAX(B.ttfb_p95_ms) AS peak_value
     ONE ROW PER MATCH AFTER MATCH SKIP TO LAST E
     PATTERN (G B{3,} E)
     DEFINE
-        B AS B.requests >= ${min_requests} AND B.ttfb_p95_ms >= ${latency_p95_threshold_ms},
-        G AS NOT (G.requests >= ${min_requests} AND G.ttfb_p95_ms >= ${latency_p95_threshold_ms}),
-        E AS NOT (E.requests >= ${min_requests} AND E.ttfb_p95_ms >= ${latency_p95_threshold_ms})
+        B AS B.latency_bad,
+        G AS NOT G.latency_bad,
+        E AS NOT E.latency_bad
 );
 
 CREATE TEMPORARY VIEW region_outage_opened AS
-SELECT * FROM cdn_region_minutes MATCH_RECOGNIZE (
+SELECT * FROM cdn_region_minutes_judged MATCH_RECOGNIZE (
     PARTITION BY region ORDER BY window_time
     MEASURES FIRST(B.window_start) AS started_at, LAST(B.window_end) AS detected_at,
              MAX(B.error_rate) AS peak_value
     ONE ROW PER MATCH AFTER MATCH SKIP PAST LAST ROW
     PATTERN (G B{3})
     DEFINE
-        B AS B.requests >= ${min_requests} AND B.error_rate >= ${regional_error_rate_threshold},
-        G AS NOT (G.requests >= ${min_requests} AND G.error_rate >= ${regional_error_rate_threshold})
+        B AS B.outage_bad,
+        G AS NOT G.outage_bad
 );
 
 CREATE TEMPORARY VIEW region_outage_resolved AS
-SELECT * FROM cdn_region_minutes MATCH_RECOGNIZE (
+SELECT * FROM cdn_region_minutes_judged MATCH_RECOGNIZE (
     PARTITION BY region ORDER BY window_time
     MEASURES FIRST(B.window_start) AS started_at, LAST(B.window_end) AS ended_at, COUNT(B.region) AS bad_minutes,
              MAX(B.error_rate) AS peak_value
     ONE ROW PER MATCH AFTER MATCH SKIP TO LAST E
     PATTERN (G B{3,} E)
     DEFINE
-        B AS B.requests >= ${min_requests} AND B.error_rate >= ${regional_error_rate_threshold},
-        G AS NOT (G.requests >= ${min_requests} AND G.error_rate >= ${regional_error_rate_threshold}),
-        E AS NOT (E.requests >= ${min_requests} AND E.error_rate >= ${regional_error_rate_threshold})
+        B AS B.outage_bad,
+        G AS NOT G.outage_bad,
+        E AS NOT E.outage_bad
 );
 
 -- One stream each for opened and resolved anomalies, with a severity from the peak:
