@@ -1,0 +1,297 @@
+"""Reconciliation: recompute the real-time tables for a time range straight from the Kafka topic (an
+independent consumer and `streampulse.recompute`, not the job's SQL) and diff them against PostgreSQL.
+
+What is compared, for windows that start in [start, end):
+- every row of content_minute_stats, content_region_minute_stats, cdn_node_minute_stats, trending,
+  cdn_alerts and cdn_incidents, value by value (floats to 1e-9 relative);
+- an event tally per minute: events in Kafka = events counted in the windows + events counted late.
+  More in the tables than in Kafka is "doubled", fewer is "lost";
+- dead letters: every record of the topic that does not decode has exactly one row, by (partition, offset).
+
+Which events the job saw late depends on arrival order, which Kafka does not keep across partitions:
+minutes with late events are reconciled by the tally only, and windows that overlap them are skipped
+(the report says how many). The default end is the last minute whose windows the job has closed: the
+smallest per-partition maximum event time minus the watermark delay.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import pandas as pd
+import psycopg
+from psycopg import sql
+
+from streampulse import recompute
+from streampulse.recompute import MINUTE, TopicRecords, ts
+from streampulse.settings import Settings
+
+EXAMPLES = 5
+
+
+@dataclass
+class TableDiff:
+    """One table's comparison: keys only in the recomputation (missing), only in PostgreSQL (extra), differing."""
+
+    table: str
+    compared: int = 0
+    missing: list = field(default_factory=list)
+    extra: list = field(default_factory=list)
+    differing: list = field(default_factory=list)  # (key, expected, found)
+    skipped: int = 0
+    note: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not (self.missing or self.extra or self.differing)
+
+    def line(self) -> str:
+        status = (
+            "ok" if self.ok else f"{len(self.missing)} missing, {len(self.extra)} extra, {len(self.differing)} differ"
+        )
+        skipped = f", {self.skipped} skipped" if self.skipped else ""
+        note = f" ({self.note})" if self.note else ""
+        return f"  {self.table:<28} {self.compared:>9} rows compared{skipped}: {status}{note}"
+
+
+@dataclass
+class Report:
+    topic: str
+    target: str  # database.schema
+    start: datetime
+    end: datetime
+    kafka_events: int  # decodable events with an event time in [start, end)
+    counted_events: int  # the same, as the tables count them (windows + late)
+    lost: int
+    doubled: int
+    late_events: int
+    tables: list[TableDiff]
+    dead_letters: TableDiff
+
+    @property
+    def ok(self) -> bool:
+        return self.lost == 0 and self.doubled == 0 and self.dead_letters.ok and all(t.ok for t in self.tables)
+
+    def render(self) -> str:
+        lines = [
+            f"Reconciliation of topic {self.topic} against {self.target}",
+            f"  event time [{self.start:%Y-%m-%d %H:%M}, {self.end:%Y-%m-%d %H:%M}) UTC",
+            f"  events in Kafka {self.kafka_events}, counted by the tables {self.counted_events} "
+            f"(of which late {self.late_events}): lost {self.lost}, doubled {self.doubled}",
+            *(t.line() for t in self.tables),
+            self.dead_letters.line(),
+        ]
+        for t in [*self.tables, self.dead_letters]:
+            for label, items in (("missing", t.missing), ("extra", t.extra), ("differs", t.differing)):
+                for item in items[:EXAMPLES]:
+                    lines.append(f"    {t.table} {label}: {item}")
+        lines.append("RESULT: " + ("OK, nothing lost, nothing doubled" if self.ok else "DIFFERENCES FOUND"))
+        return "\n".join(lines)
+
+    def summary(self) -> dict:
+        return {
+            "ok": self.ok,
+            "kafka_events": self.kafka_events,
+            "lost": self.lost,
+            "doubled": self.doubled,
+            "late_events": self.late_events,
+            "tables": {t.table: {"compared": t.compared, "missing": len(t.missing), "extra": len(t.extra),
+                                 "differing": len(t.differing), "skipped": t.skipped} for t in self.tables},
+            "dead_letters": {"compared": self.dead_letters.compared, "missing": len(self.dead_letters.missing),
+                             "extra": len(self.dead_letters.extra)},
+        }  # fmt: skip
+
+
+def _same(a: tuple, b: tuple) -> bool:
+    if len(a) != len(b):
+        return False
+    for x, y in zip(a, b, strict=True):
+        if isinstance(x, float) or isinstance(y, float):
+            if x is None or y is None or not math.isclose(float(x), float(y), rel_tol=1e-9, abs_tol=1e-9):
+                return False
+        elif x != y:
+            return False
+    return True
+
+
+def diff(table: str, want: dict, got: dict, skip: Callable[[tuple], bool] = lambda _k: False) -> TableDiff:
+    """Compare two {key: values} maps; keys for which `skip` is true are counted as skipped."""
+    result = TableDiff(table)
+    for key in want.keys() | got.keys():
+        if skip(key):
+            result.skipped += 1
+            continue
+        result.compared += 1
+        if key not in got:
+            result.missing.append((key, want[key]))
+        elif key not in want:
+            result.extra.append((key, got[key]))
+        elif not _same(tuple(want[key]), tuple(got[key])):
+            result.differing.append((key, want[key], got[key]))
+    return result
+
+
+def default_range(records: TopicRecords, settings: Settings) -> tuple[datetime, datetime]:
+    """From the first event's minute to the last minute whose windows the job has closed."""
+    events = records.events
+    if events.empty:
+        raise ValueError("the topic holds no decodable event")
+    start = int(events["minute_ms"].min())
+    newest = events.groupby("partition")["event_ms"].max().min() - settings.watermark_delay_seconds * 1000
+    return ts(start), ts(int(newest) // MINUTE * MINUTE)
+
+
+def _rows(conn: psycopg.Connection, query: str, schema: str, *params: object) -> list[tuple]:
+    return conn.execute(sql.SQL(query).format(schema=sql.Identifier(schema)), params).fetchall()
+
+
+def reconcile(
+    settings: Settings,
+    topic: str | None = None,
+    database: str | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    schema: str = "realtime",
+    records: TopicRecords | None = None,
+) -> Report:
+    """Recompute every real-time table for windows starting in [start, end) from Kafka and diff with PostgreSQL."""
+    topic = topic or settings.events_topic
+    records = records or recompute.read_topic(settings, topic)
+    low, high = default_range(records, settings) if not (start and end) else (start, end)
+    start, end = start or low, end or high
+    s_ms, e_ms = int(start.timestamp() * 1000), int(end.timestamp() * 1000)
+    events = records.events
+    minute = events["minute_ms"]
+    in_range = events[(minute >= s_ms) & (minute < e_ms)]
+
+    with psycopg.connect(settings.dsn(database)) as conn:
+        late = dict(_rows(conn, "select event_minute, late_events from {schema}.late_events_minute"
+                                " where event_minute >= %s and event_minute < %s", schema, start, end))  # fmt: skip
+        late_ms = {int(m.timestamp() * 1000) for m, n in late.items() if n}
+        got_content = _rows(
+            conn,
+            """
+            select content_id, window_start, events, downloads_started, downloads_completed, downloads_failed,
+                   streams_started, streams_ended, purchases, bytes_sent, distinct_users, ttfb_avg_ms, ttfb_p95_ms
+            from {schema}.content_minute_stats where window_start >= %s and window_start < %s""",
+            schema,
+            start,
+            end,
+        )
+        got_region = _rows(conn, """
+            select content_id, region, window_start, events, downloads_started, downloads_completed,
+                   downloads_failed, streams_started, purchases, revenue_minor, currency, distinct_users
+            from {schema}.content_region_minute_stats where window_start >= %s and window_start < %s""",
+                           schema, start, end)  # fmt: skip
+        got_cdn = _rows(
+            conn,
+            """
+            select cdn_node, window_start, region, requests, errors, error_rate, ttfb_p50_ms, ttfb_p95_ms,
+                   throughput_avg_kbps, bytes_sent
+            from {schema}.cdn_node_minute_stats where window_start >= %s and window_start < %s""",
+            schema,
+            start,
+            end,
+        )
+        got_trending = _rows(
+            conn,
+            """
+            select trend_scope, window_end, rank_no, content_id, events, recent_events, earlier_events, score
+            from {schema}.trending where window_end > %s and window_end <= %s""",
+            schema,
+            start,
+            end,
+        )
+        got_alerts = _rows(
+            conn,
+            """
+            select anomaly_kind, subject, started_at, detected_at, peak_value from {schema}.cdn_alerts
+            where started_at >= %s and started_at < %s and detected_at <= %s""",
+            schema,
+            start,
+            end,
+            end,
+        )
+        got_incidents = _rows(conn, """
+            select anomaly_kind, subject, started_at, ended_at, bad_minutes, peak_value from {schema}.cdn_incidents
+            where started_at >= %s and started_at < %s and ended_at + interval '1 minute' <= %s""",
+                              schema, start, end, end)  # fmt: skip
+        has_dead_letters = conn.execute("select to_regclass(%s) is not null", (f"{schema}.dead_letters",)).fetchone()
+        got_dead = (
+            _rows(conn, "select kafka_partition, kafka_offset, error from {schema}.dead_letters where kafka_topic = %s",
+                  schema, topic) if has_dead_letters[0] else []
+        )  # fmt: skip
+
+    def late_minute(key_minute: datetime) -> bool:
+        return int(key_minute.timestamp() * 1000) in late_ms
+
+    def overlaps_late(window_end: datetime) -> bool:
+        e = int(window_end.timestamp() * 1000)
+        return any(e - 5 * MINUTE <= m < e for m in late_ms)
+
+    tables = [
+        diff("content_minute_stats", recompute.content_minute_stats(in_range),
+             {(r[0], r[1]): r[2:] for r in got_content}, lambda k: late_minute(k[1])),
+        diff("content_region_minute_stats", recompute.content_region_minute_stats(in_range),
+             {(r[0], r[1], r[2]): r[3:] for r in got_region}, lambda k: late_minute(k[2])),
+        diff("cdn_node_minute_stats", _cdn_expected(in_range), {(r[0], r[1]): r[2:] for r in got_cdn},
+             lambda k: late_minute(k[1])),
+    ]  # fmt: skip
+    window_events = events[(minute >= s_ms - 4 * MINUTE) & (minute < e_ms)]
+    first_end = max(s_ms, int(minute.min())) + MINUTE if len(events) else s_ms + MINUTE
+    want_trending = recompute.trending(window_events, e_ms, settings.trending_top_n, first_end)
+    tables.append(diff("trending", want_trending, {(r[0], r[1], r[2]): r[3:] for r in got_trending},
+                       lambda k: overlaps_late(k[1])))  # fmt: skip
+    opened, resolved = recompute.expected_anomalies(events[minute < e_ms], settings)
+    opened = {k: v for k, v in opened.items() if start <= k[2] < end and v[0] <= end}
+    resolved = {k: v for k, v in resolved.items() if start <= k[2] < end and v[0] + timedelta(minutes=1) <= end}
+    for name, want, got in (
+        ("cdn_alerts", opened, {(r[0], r[1], r[2]): r[3:] for r in got_alerts}),
+        ("cdn_incidents", resolved, {(r[0], r[1], r[2]): r[3:] for r in got_incidents}),
+    ):
+        # A match depends on its minutes from the good row before it to the row after it.
+        def touches_late(key: tuple, want: dict = want, got: dict = got) -> bool:
+            until = (want.get(key) or got[key])[0] + timedelta(minutes=1)
+            low = key[2] - timedelta(minutes=1)
+            return any(low <= ts(m) < until for m in late_ms)
+
+        tables.append(diff(name, want, got, touches_late))
+
+    # The tally: per minute, Kafka's events against the windows' counts plus the late counts.
+    kafka_per_minute = in_range.groupby("minute_ms").size().to_dict()
+    counted: dict[int, int] = {}
+    for r in got_content:
+        m = int(r[1].timestamp() * 1000)
+        counted[m] = counted.get(m, 0) + r[2]
+    for m, n in late.items():
+        key = int(m.timestamp() * 1000)
+        counted[key] = counted.get(key, 0) + n
+    lost = sum(max(0, n - counted.get(m, 0)) for m, n in kafka_per_minute.items())
+    doubled = sum(max(0, n - kafka_per_minute.get(m, 0)) for m, n in counted.items())
+
+    dead = diff("dead_letters", {k: () for k in records.undecodable}, {(r[0], r[1]): () for r in got_dead})
+    return Report(
+        topic=topic,
+        target=f"{database or settings.database_name}.{schema}",
+        start=start,
+        end=end,
+        kafka_events=len(in_range),
+        counted_events=sum(counted.values()),
+        lost=lost,
+        doubled=doubled,
+        late_events=sum(late.values()),
+        tables=tables,
+        dead_letters=dead,
+    )
+
+
+def _cdn_expected(on_time: pd.DataFrame) -> dict:
+    columns = ["region", "requests", "errors", "error_rate", "ttfb_p50_ms", "ttfb_p95_ms", "throughput_avg_kbps",
+               "bytes_sent"]  # fmt: skip
+    return {
+        (w["subject"], ts(int(w["minute_ms"]))): tuple(None if pd.isna(w[c]) else w[c] for c in columns)
+        for w in recompute.cdn_node_minutes(on_time).to_dict("records")
+    }
