@@ -51,6 +51,8 @@ def create_app(dsn: str | None = None, settings: Settings | None = None) -> Fast
         await reader.open(wait=False)
         await writer.open(wait=False)
         app.state.reader, app.state.writer = reader, writer
+        # Created here, inside the serving event loop: the limiter's async locks belong to that loop.
+        app.state.rate_limiter = KeyRateLimiter(settings.api_rate_limit, settings.api_rate_limit_storage)
         try:
             yield
         finally:
@@ -76,7 +78,6 @@ def create_app(dsn: str | None = None, settings: Settings | None = None) -> Fast
         ],
     )
     app.state.settings = settings
-    app.state.rate_limiter = KeyRateLimiter(settings.api_rate_limit, settings.api_rate_limit_storage)
     app.state.alert_streams = 0
     app.state.key_cache = {}
     errors.install(app)
