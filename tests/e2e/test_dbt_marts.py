@@ -35,7 +35,7 @@ def test_dbt_build_is_green_on_the_pipeline_run(dbt_build):
     assert done, out[-3000:]
     passed, warned, errors, skipped = map(int, done.groups())
     assert (errors, skipped) == (0, 0)
-    assert "2 incremental models, 5 table models" in out and "5 unit tests" in out
+    assert "2 incremental models, 5 table models" in out and "6 unit tests" in out
     # The only warnings: download outcomes above starts, which the generator's independent draws produce.
     warnings = re.findall(r"\d+ of \d+ WARN \d+ (\S+)", out)
     assert set(warnings) == {"content_hourly_outcomes_within_starts", "content_daily_outcomes_within_starts"}

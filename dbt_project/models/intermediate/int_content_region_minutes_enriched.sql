@@ -1,12 +1,13 @@
--- Region minutes with the catalog attributes the marts group by, and their UTC hour and day.
+-- Region minutes with the catalog attributes the marts group by, and their UTC hour and day. A left join:
+-- an id the catalog does not know (yet) keeps its counts, as type and genre UNKNOWN (relationships tests warn).
 select
     m.content_id,
     m.region,
     m.minute_start,
     {{ utc_hour('m.minute_start') }} as hour_start,
     {{ utc_day('m.minute_start') }} as day,
-    c.content_type,
-    c.genre,
+    coalesce(c.content_type, 'UNKNOWN') as content_type,
+    coalesce(c.genre, 'UNKNOWN') as genre,
     c.price_usd_cents,
     m.events,
     m.downloads_started,
@@ -18,4 +19,4 @@ select
     m.currency,
     m.distinct_users
 from {{ ref('stg_realtime__content_region_minutes') }} as m
-inner join {{ ref('stg_catalog__content') }} as c using (content_id)
+left join {{ ref('stg_catalog__content') }} as c using (content_id)

@@ -8,12 +8,12 @@ with content as (
         sum(d.downloads_failed)::bigint as downloads_failed,
         sum(d.streams_started)::bigint as streams_started,
         sum(d.purchases)::bigint as purchases,
-        sum(d.purchases * c.price_usd_cents)::bigint as list_value_usd_cents,
+        coalesce(sum(d.purchases * c.price_usd_cents), 0)::bigint as list_value_usd_cents,
         sum(d.user_minutes)::bigint as user_minutes,
         count(distinct d.content_id) filter (where d.events > 0)::bigint as active_items,
         count(distinct d.region) filter (where d.events > 0)::bigint as active_regions
     from {{ ref('content_daily') }} as d
-    inner join {{ ref('stg_catalog__content') }} as c using (content_id)
+    left join {{ ref('stg_catalog__content') }} as c using (content_id)
     group by d.day
 ),
 
