@@ -70,12 +70,15 @@ def placeholders(
     group_id: str,
     alerts_topic: str | None = None,
     masked: bool = False,
+    realtime_schema: str = "realtime",
 ) -> dict[str, str]:
     """The values of the SQL files' ${placeholders}; `masked` hides the password (for printing)."""
     user, password = settings.jdbc_credentials()
     return {
         "events_topic": topic,
         "alerts_topic": alerts_topic or settings.alerts_topic,
+        # The PostgreSQL schema the sinks write: `realtime`, or a replay's versioned copy (streampulse/replay.py).
+        "realtime_schema": realtime_schema,
         "job_name": group_id,
         "trending_top_n": str(settings.trending_top_n),
         "min_requests": str(settings.anomaly_min_requests),
@@ -102,7 +105,28 @@ def placeholders(
     }
 
 
-def render_statements(values: dict[str, str], sql_dir: Path = SQL_DIR) -> list[str]:
+SOURCE_TABLE = "content_events_raw"
+# A bounded replay: read each partition from its earliest offset to the end offset seen at start, then
+# finish (the sources' final watermark closes every window). Used by streampulse/replay.py.
+BOUNDED_SOURCE_OPTIONS = {"scan.startup.mode": "earliest-offset", "scan.bounded.mode": "latest-offset"}
+
+
+def with_source_options(statement: str, options: dict[str, str]) -> str:
+    """The source table's CREATE statement with these connector options set (replaced or added)."""
+    for key, value in options.items():
+        pattern = re.compile(rf"'{re.escape(key)}'\s*=\s*'[^']*'")
+        option = f"'{key}' = '{value}'"
+        if pattern.search(statement):
+            statement = pattern.sub(option, statement)
+        else:
+            head, _, tail = statement.rpartition(")")
+            statement = f"{head.rstrip()},\n    {option}\n){tail}"
+    return statement
+
+
+def render_statements(
+    values: dict[str, str], sql_dir: Path = SQL_DIR, source_options: dict[str, str] | None = None
+) -> list[str]:
     statements: list[str] = []
     for path in sorted(Path(sql_dir).glob("*.sql")):
         try:
@@ -110,6 +134,9 @@ def render_statements(values: dict[str, str], sql_dir: Path = SQL_DIR) -> list[s
         except KeyError as exc:
             raise SystemExit(f"{path}: unknown placeholder ${{{exc.args[0]}}}") from None
         statements += split_statements(text)
+    if source_options:
+        create = re.compile(rf"(?is)^\s*CREATE\s+TABLE\s+{SOURCE_TABLE}\b")
+        statements = [with_source_options(s, source_options) if create.match(s) else s for s in statements]
     return statements
 
 
@@ -121,8 +148,13 @@ def submit(
     from_checkpoint: str | None = None,
     alerts_topic: str | None = None,
     sql_dir: Path = SQL_DIR,
+    realtime_schema: str = "realtime",
+    bounded: bool = False,
 ) -> str:
-    """Submit the job and return its id. Runs a PyFlink client JVM in this process."""
+    """Submit the job and return its id. Runs a PyFlink client JVM in this process.
+
+    `realtime_schema` redirects every PostgreSQL sink; `bounded` reads the topic from its earliest to its
+    current end offsets and then finishes (a replay)."""
     from pyflink.common import Configuration
     from pyflink.table import EnvironmentSettings, TableEnvironment
 
@@ -159,9 +191,11 @@ def submit(
     env = TableEnvironment.create(
         EnvironmentSettings.new_instance().in_streaming_mode().with_configuration(config).build()
     )
-    values = placeholders(settings, topic or settings.events_topic, database, job_name, alerts_topic)
+    values = placeholders(
+        settings, topic or settings.events_topic, database, job_name, alerts_topic, realtime_schema=realtime_schema
+    )
     result = None
-    for statement in render_statements(values, sql_dir):
+    for statement in render_statements(values, sql_dir, BOUNDED_SOURCE_OPTIONS if bounded else None):
         result = env.execute_sql(statement)
     if result is None or result.get_job_client() is None:
         raise SystemExit("The SQL files contain no INSERT: nothing was submitted.")
@@ -196,16 +230,25 @@ def latest_checkpoint(settings: Settings, job_name: str = JOB_NAME) -> str | Non
     return metas[-1].parent.as_uri() if metas else None
 
 
-def submit_in_subprocess(settings: Settings, **kwargs: str | None) -> str:
-    """Submit from a fresh process (the PyFlink client starts its own JVM); return the job id."""
+def submit_in_subprocess(settings: Settings, env: dict[str, str] | None = None, **kwargs: str | bool | None) -> str:
+    """Submit from a fresh process (the PyFlink client starts its own JVM); return the job id.
+
+    The child reads its settings from the environment: `env` overrides some (e.g. STREAMPULSE_FLINK_PARALLELISM,
+    an anomaly threshold for a replay). A True value is passed as a flag (`bounded=True` -> `--bounded`)."""
+    import os
+
     args = [sys.executable, "-m", "flink_jobs.runner", "submit", "--json"]
     for key, value in kwargs.items():
-        if value is not None:
+        if value is True:
+            args.append(f"--{key.replace('_', '-')}")
+        elif value is not None and value is not False:
             args += [f"--{key.replace('_', '-')}", value]
     log_file = settings.log_dir / "flink-submit.log"
     log_file.parent.mkdir(parents=True, exist_ok=True)
     with log_file.open("a") as err:
-        result = subprocess.run(args, stdout=subprocess.PIPE, stderr=err, text=True, timeout=300)
+        result = subprocess.run(
+            args, stdout=subprocess.PIPE, stderr=err, text=True, timeout=300, env={**os.environ, **(env or {})}
+        )
     if result.returncode != 0:
         raise RuntimeError(f"Submitting the Flink job failed (exit {result.returncode}); read {log_file}")
     return json.loads(result.stdout.strip().splitlines()[-1])["job_id"]
@@ -332,10 +375,16 @@ def submit_command(
     from_checkpoint: Annotated[str | None, typer.Option(help="Restore from this checkpoint/savepoint.")] = None,
     alerts_topic: Annotated[str | None, typer.Option(help="Alerts topic (default from settings).")] = None,
     sql_dir: Annotated[Path, typer.Option(help="Directory of the job's SQL files.")] = SQL_DIR,
+    realtime_schema: Annotated[str, typer.Option(help="PostgreSQL schema the sinks write.")] = "realtime",
+    bounded: Annotated[
+        bool, typer.Option(help="Read from the earliest to the current end offsets, then finish.")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print {job_id, sql_version} as JSON.")] = False,
 ) -> None:
     """Submit the job to the cluster at STREAMPULSE_FLINK_REST_URL (default: the local cluster)."""
-    job_id = submit(get_settings(), topic, database, job_name, from_checkpoint, alerts_topic, sql_dir)
+    job_id = submit(
+        get_settings(), topic, database, job_name, from_checkpoint, alerts_topic, sql_dir, realtime_schema, bounded
+    )
     version = sql_version(sql_dir)
     if as_json:
         print(json.dumps({"job_id": job_id, "sql_version": version, "from_checkpoint": from_checkpoint}))

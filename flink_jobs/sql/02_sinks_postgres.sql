@@ -4,6 +4,7 @@
 -- values instead of adding rows. With checkpoints in exactly-once mode that makes every table
 -- exactly-once in effect. Times are UTC (the cluster runs with -Duser.timezone=UTC).
 -- ${jdbc_sink_options} (flink_jobs/runner.py) holds the options every sink shares: connection and flushing.
+-- ${realtime_schema} is `realtime`, or a replay's versioned schema `realtime_v<N>` (streampulse/replay.py).
 
 CREATE TABLE content_minute_stats (
     content_id          STRING NOT NULL,
@@ -22,7 +23,7 @@ CREATE TABLE content_minute_stats (
     ttfb_p95_ms         DOUBLE,
     PRIMARY KEY (content_id, window_start) NOT ENFORCED
 ) WITH (
-    ${jdbc_sink_options}, 'table-name' = 'realtime.content_minute_stats'
+    ${jdbc_sink_options}, 'table-name' = '${realtime_schema}.content_minute_stats'
 );
 
 CREATE TABLE content_region_minute_stats (
@@ -41,7 +42,7 @@ CREATE TABLE content_region_minute_stats (
     distinct_users      BIGINT NOT NULL,
     PRIMARY KEY (content_id, region, window_start) NOT ENFORCED
 ) WITH (
-    ${jdbc_sink_options}, 'table-name' = 'realtime.content_region_minute_stats'
+    ${jdbc_sink_options}, 'table-name' = '${realtime_schema}.content_region_minute_stats'
 );
 
 CREATE TABLE trending (
@@ -56,7 +57,7 @@ CREATE TABLE trending (
     score         DOUBLE NOT NULL,
     PRIMARY KEY (trend_scope, window_end, rank_no) NOT ENFORCED
 ) WITH (
-    ${jdbc_sink_options}, 'table-name' = 'realtime.trending'
+    ${jdbc_sink_options}, 'table-name' = '${realtime_schema}.trending'
 );
 
 CREATE TABLE cdn_node_minute_stats (
@@ -73,7 +74,7 @@ CREATE TABLE cdn_node_minute_stats (
     bytes_sent      BIGINT NOT NULL,
     PRIMARY KEY (cdn_node, window_start) NOT ENFORCED
 ) WITH (
-    ${jdbc_sink_options}, 'table-name' = 'realtime.cdn_node_minute_stats'
+    ${jdbc_sink_options}, 'table-name' = '${realtime_schema}.cdn_node_minute_stats'
 );
 
 -- Anomalies in two steps, each an append-only stream into its own table (no race between them):
@@ -88,7 +89,7 @@ CREATE TABLE cdn_alerts (
     severity     STRING NOT NULL,
     PRIMARY KEY (anomaly_kind, subject, started_at) NOT ENFORCED
 ) WITH (
-    ${jdbc_sink_options}, 'table-name' = 'realtime.cdn_alerts'
+    ${jdbc_sink_options}, 'table-name' = '${realtime_schema}.cdn_alerts'
 );
 
 CREATE TABLE cdn_incidents (
@@ -102,7 +103,7 @@ CREATE TABLE cdn_incidents (
     severity     STRING NOT NULL,
     PRIMARY KEY (anomaly_kind, subject, started_at) NOT ENFORCED
 ) WITH (
-    ${jdbc_sink_options}, 'table-name' = 'realtime.cdn_incidents'
+    ${jdbc_sink_options}, 'table-name' = '${realtime_schema}.cdn_incidents'
 );
 
 -- Events that arrived after the watermark had passed their time: counted per event-time minute,
@@ -112,7 +113,7 @@ CREATE TABLE late_events_minute (
     late_events  BIGINT NOT NULL,
     PRIMARY KEY (event_minute) NOT ENFORCED
 ) WITH (
-    ${jdbc_sink_options}, 'table-name' = 'realtime.late_events_minute'
+    ${jdbc_sink_options}, 'table-name' = '${realtime_schema}.late_events_minute'
 );
 
 -- Records that could not be decoded: raw bytes and the reason, one row per Kafka record.
@@ -125,5 +126,5 @@ CREATE TABLE dead_letters (
     payload         BYTES,
     PRIMARY KEY (kafka_topic, kafka_partition, kafka_offset) NOT ENFORCED
 ) WITH (
-    ${jdbc_sink_options}, 'table-name' = 'realtime.dead_letters'
+    ${jdbc_sink_options}, 'table-name' = '${realtime_schema}.dead_letters'
 );
