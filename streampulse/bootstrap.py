@@ -43,9 +43,21 @@ def ensure_topic(settings: Settings, name: str, partitions: int | None = None) -
     from confluent_kafka.admin import AdminClient, NewTopic
 
     admin = AdminClient({"bootstrap.servers": settings.bootstrap_servers})
+    # Retention is explicit: it is the replay horizon (how far back streampulse.replay can reprocess).
+    retention = {"retention.ms": str(int(settings.events_retention_hours * 3_600_000))}
     if name in admin.list_topics(timeout=10).topics:
+        from confluent_kafka.admin import AlterConfigOpType, ConfigEntry, ConfigResource
+
+        resource = ConfigResource(
+            ConfigResource.Type.TOPIC,
+            name,
+            incremental_configs=[
+                ConfigEntry(k, v, incremental_operation=AlterConfigOpType.SET) for k, v in retention.items()
+            ],
+        )
+        admin.incremental_alter_configs([resource])[resource].result(timeout=30)
         return
-    futures = admin.create_topics([NewTopic(name, partitions or settings.events_topic_partitions, 1)])
+    futures = admin.create_topics([NewTopic(name, partitions or settings.events_topic_partitions, 1, config=retention)])
     try:
         futures[name].result(timeout=30)
         log.info("created topic %s", name)

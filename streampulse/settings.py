@@ -51,6 +51,8 @@ class Settings(BaseSettings):
     events_topic: str = "content-events"
     events_topic_partitions: int = 3
     alerts_topic: str = "cdn-alerts"
+    # How long Kafka keeps events: also how far back a replay or a reconciliation can reach (docs/operations.md).
+    events_retention_hours: float = 7 * 24
     database_name: str = "streampulse"
     database_user: str = "streampulse"
 
