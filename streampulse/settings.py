@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     kafka_controller_port: int = 9093
     registry_port: int = 8085
     flink_rest_port: int = 8081
+    flink_rpc_port: int = 6123  # JobManager RPC (a second local stack needs other ports)
+    flink_blob_port: int = 6124
     postgres_port: int = 5433
     dagster_port: int = 3000
     api_port: int = 8000

@@ -251,18 +251,14 @@ def flink_home() -> Path:
     return Path(pyflink.__file__).parent
 
 
-FLINK_RPC_PORT = 6123
-FLINK_BLOB_PORT = 6124
-
-
 def prepare_flink(settings: Settings) -> None:
     conf = settings.state_dir / "conf" / "flink"
     render(
         "flink/config.yaml",
         conf / "config.yaml",
         host=settings.bind_host,
-        rpc_port=FLINK_RPC_PORT,
-        blob_port=FLINK_BLOB_PORT,
+        rpc_port=settings.flink_rpc_port,
+        blob_port=settings.flink_blob_port,
         rest_port=settings.flink_rest_port,
         slots=settings.flink_taskmanager_slots,
         checkpoint_dir=settings.data_dir / "flink" / "checkpoints",
