@@ -26,6 +26,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import httpx
+import psutil
 import psycopg
 
 REPO = Path(__file__).resolve().parent.parent
@@ -126,6 +127,12 @@ def start_api(dsn: str, port: int, workers: int) -> subprocess.Popen:
     raise SystemExit("the API did not become ready")
 
 
+def cpu_seconds(proc: subprocess.Popen) -> float:
+    """User + system CPU time of the API's process tree (uvicorn's supervisor and its workers)."""
+    root = psutil.Process(proc.pid)
+    return sum(sum(p.cpu_times()[:2]) for p in [root, *root.children(recursive=True)])
+
+
 def wrk(url: str, script: str, duration: int, connections: int) -> dict:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
         f.write(script + DONE_LUA)
@@ -203,7 +210,13 @@ def main() -> None:
         }
         for name, script in scripts.items():
             wrk(f"http://127.0.0.1:{port}", script, 3, args.connections)  # warm-up: pools, prepared statements
-            runs = [wrk(f"http://127.0.0.1:{port}", script, args.duration, args.connections) for _ in range(args.runs)]
+            runs = []
+            for _ in range(args.runs):
+                cpu_before = cpu_seconds(proc)
+                run = wrk(f"http://127.0.0.1:{port}", script, args.duration, args.connections)
+                # Load-independent: the API's CPU per request (the machine may be shared with other work).
+                run["api_cpu_ms_per_request"] = round((cpu_seconds(proc) - cpu_before) * 1000 / run["requests"], 3)
+                runs.append(run)
             median = sorted(runs, key=lambda r: r["requests_per_s"])[len(runs) // 2]
             scenarios[name] = {"runs": runs, "median": median}
             print(f"{name}: {median}", flush=True)
