@@ -44,7 +44,10 @@ def ensure_topic(settings: Settings, name: str, partitions: int | None = None) -
 
     admin = AdminClient({"bootstrap.servers": settings.bootstrap_servers})
     # Retention is explicit: it is the replay horizon (how far back streampulse.replay can reprocess).
-    retention = {"retention.ms": str(int(settings.events_retention_hours * 3_600_000))}
+    retention = {
+        "retention.ms": str(int(settings.events_retention_hours * 3_600_000)),
+        "min.insync.replicas": str(settings.kafka_min_insync_replicas),
+    }
     if name in admin.list_topics(timeout=10).topics:
         from confluent_kafka.admin import AlterConfigOpType, ConfigEntry, ConfigResource
 
@@ -57,7 +60,16 @@ def ensure_topic(settings: Settings, name: str, partitions: int | None = None) -
         )
         admin.incremental_alter_configs([resource])[resource].result(timeout=30)
         return
-    futures = admin.create_topics([NewTopic(name, partitions or settings.events_topic_partitions, 1, config=retention)])
+    futures = admin.create_topics(
+        [
+            NewTopic(
+                name,
+                partitions or settings.events_topic_partitions,
+                settings.kafka_replication_factor,
+                config=retention,
+            )
+        ]
+    )
     try:
         futures[name].result(timeout=30)
         log.info("created topic %s", name)

@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     alerts_topic: str = "cdn-alerts"
     # How long Kafka keeps events: also how far back a replay or a reconciliation can reach (docs/operations.md).
     events_retention_hours: float = 7 * 24
+    # Topics the platform creates: 1 replica on the single local broker; 3 and min ISR 2 on a real cluster.
+    kafka_replication_factor: int = 1
+    kafka_min_insync_replicas: int = 1
     database_name: str = "streampulse"
     database_user: str = "streampulse"
 
