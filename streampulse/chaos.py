@@ -1,0 +1,176 @@
+"""Faults for the chaos suite (tests/e2e/test_zz_chaos.py, short) and benchmark (bench/chaos.py, long).
+
+Each fault acts on a real process of the local stack through supervisord (or on the test's own generator
+process), and `wait_recovered` measures the time until the job demonstrably processes new records again:
+every task RUNNING, the source emitting records, and a checkpoint completed after the fault (a
+checkpoint needs every sink to have flushed to PostgreSQL, so it proves the whole path works).
+
+Flink's standalone session cluster keeps no job after its JobManager dies (no HA services here): the job
+comes back by resubmission from its newest retained checkpoint, which is what the Dagster sensor
+`flink_job_health` requests. `resubmit_from_checkpoint` is that step for a job of any name.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from flink_jobs import runner
+from streampulse.settings import REPO_ROOT, Settings
+from streampulse.stack.supervisor import Supervisor
+
+
+@dataclass
+class Job:
+    """A Flink job the suite watches: its name (the Kafka consumer group) and current id."""
+
+    settings: Settings
+    name: str
+    topic: str
+    database: str
+    alerts_topic: str
+    job_id: str = ""
+
+    def submit(self, from_checkpoint: str | None = None) -> str:
+        self.job_id = runner.submit_in_subprocess(
+            self.settings,
+            topic=self.topic,
+            database=self.database,
+            job_name=self.name,
+            alerts_topic=self.alerts_topic,
+            from_checkpoint=from_checkpoint,
+        )
+        return self.job_id
+
+    def cancel(self) -> None:
+        if self.job_id:
+            httpx.patch(f"{self.settings.flink_url}/jobs/{self.job_id}", params={"mode": "cancel"}, timeout=10)
+
+
+def _get(settings: Settings, path: str) -> dict:
+    return httpx.get(f"{settings.flink_url}{path}", timeout=5).json()
+
+
+def job_state(settings: Settings, job_id: str) -> dict | None:
+    try:
+        response = httpx.get(f"{settings.flink_url}/jobs/{job_id}", timeout=5)
+    except httpx.HTTPError:
+        return None
+    return response.json() if response.status_code == 200 else None
+
+
+def source_records(job: dict) -> int:
+    """Records the source vertex has emitted in the current attempt."""
+    source = next((v for v in job["vertices"] if "Source" in v["name"]), job["vertices"][0])
+    metrics = source.get("metrics", {})
+    return int(metrics.get("read-records", 0)) + int(metrics.get("write-records", 0))
+
+
+def last_checkpoint_ms(settings: Settings, job_id: str) -> int:
+    latest = (_get(settings, f"/jobs/{job_id}/checkpoints").get("latest") or {}).get("completed") or {}
+    return int(latest.get("latest_ack_timestamp") or 0)
+
+
+def checkpoint_on_disk(settings: Settings, job_id: str) -> str | None:
+    """The job's newest completed checkpoint in the cluster's checkpoint directory (survives JobManager loss)."""
+    folder = settings.data_dir / "flink" / "checkpoints" / job_id
+    metas = sorted(folder.glob("chk-*/_metadata"), key=lambda p: int(p.parent.name.removeprefix("chk-")))
+    return metas[-1].parent.as_uri() if metas else None
+
+
+def resubmit_from_checkpoint(job: Job) -> str:
+    """What the sensor's redeploy does when the job is gone: submit again from the newest retained checkpoint."""
+    if runner.find_running_job(job.settings, job.name):
+        return job.job_id
+    return job.submit(checkpoint_on_disk(job.settings, job.job_id))
+
+
+def wait_recovered(job: Job, fault_at: float, timeout_s: float = 240, on_missing=None) -> float:  # noqa: ANN001
+    """Seconds from `fault_at` (time.time()) until the job runs, reads new records and has checkpointed."""
+    deadline = time.monotonic() + timeout_s
+    previous = -1
+    while time.monotonic() < deadline:
+        state = job_state(job.settings, job.job_id)
+        if state is None and on_missing is not None:
+            try:
+                on_missing()
+            except (httpx.HTTPError, RuntimeError):
+                pass
+            state = job_state(job.settings, job.job_id)
+        if state and state["state"] == "RUNNING" and all(v["status"] == "RUNNING" for v in state["vertices"]):
+            try:
+                records = source_records(state)
+                checkpointed = last_checkpoint_ms(job.settings, job.job_id) > fault_at * 1000
+            except (httpx.HTTPError, KeyError, ValueError):
+                records, checkpointed = -1, False
+            if checkpointed and previous >= 0 and records > previous:
+                return time.time() - fault_at
+            previous = records
+        else:
+            previous = -1
+        time.sleep(1)
+    raise TimeoutError(f"job {job.name} did not recover within {timeout_s:.0f} s")
+
+
+class Generator:
+    """The load: `python -m generator` at a steady rate (event time = now) into the job's topic."""
+
+    def __init__(self, settings: Settings, topic: str, rate: float, log_file: Path, seed: int = 1) -> None:
+        self.settings, self.topic, self.rate, self.log_file, self.seed = settings, topic, rate, log_file, seed
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.seed += 1  # a restarted generator is a new run (new event ids), like a redeployed producer
+        cmd = [sys.executable, "-m", "generator", "--rate", str(self.rate), "--topic", self.topic,
+               "--seed", str(self.seed), "--no-labels", "--quiet"]  # fmt: skip
+        with self.log_file.open("a") as log:
+            self.process = subprocess.Popen(cmd, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT)
+
+    def kill(self) -> None:
+        if self.process and self.process.poll() is None:
+            os.kill(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+def kill9(settings: Settings, component: str) -> int:
+    """SIGKILL a supervised component's process (supervisord restarts it: autorestart=unexpected)."""
+    supervisor = Supervisor(settings)
+    pid = supervisor.info(component)["pid"]
+    if not pid:
+        raise RuntimeError(f"{component} is not running")
+    # The JVM runs under a bash wrapper for Flink: kill the whole process group like a machine crash would.
+    os.killpg(os.getpgid(pid), signal.SIGKILL)
+    return pid
+
+
+def restart(settings: Settings, component: str) -> None:
+    """A clean stop and start of a supervised component (a rolling restart of Kafka or PostgreSQL)."""
+    supervisor = Supervisor(settings)
+    supervisor.rpc.stopProcess(component, True)
+    supervisor.rpc.startProcess(component, True)
+
+
+def wait_component(settings: Settings, component: str, old_pid: int, timeout_s: float = 120) -> None:
+    supervisor = Supervisor(settings)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        info = supervisor.info(component)
+        if info and info["pid"] not in (0, old_pid) and info["statename"] == "RUNNING":
+            return
+        time.sleep(0.5)
+    raise TimeoutError(f"{component} did not come back within {timeout_s:.0f} s")
