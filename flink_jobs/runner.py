@@ -29,12 +29,12 @@ JOB_NAME = "streampulse-analytics"
 ACTIVE_STATES = {"CREATED", "INITIALIZING", "RUNNING", "RESTARTING", "RECONCILING"}
 
 
-def sql_version(sql_dir: Path = SQL_DIR) -> str:
+def sql_version(sql_dir: Path | None = None) -> str:
     """A short content hash of the SQL files: which logic a running job was started with."""
     import hashlib
 
     digest = hashlib.sha256()
-    for path in sorted(Path(sql_dir).glob("*.sql")):
+    for path in sorted(Path(sql_dir or SQL_DIR).glob("*.sql")):
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()[:12]
 
@@ -186,6 +186,10 @@ def submit(
         "pipeline.global-job-parameters": f"sql_version:{sql_version(sql_dir)}",
     }.items():
         config.set_string(key, value)
+    if not settings.flink_external:
+        # One checkpoint folder per job name on the local cluster: a restore from disk (after the REST
+        # API forgot earlier runs) can then only pick this job's own state, never another job's.
+        config.set_string("execution.checkpointing.dir", checkpoint_root(settings, job_name).as_uri())
     if from_checkpoint:
         config.set_string("execution.state-recovery.path", from_checkpoint)
     env = TableEnvironment.create(
@@ -225,9 +229,13 @@ def latest_checkpoint(settings: Settings, job_name: str = JOB_NAME) -> str | Non
                 return path
     except httpx.HTTPError:
         pass
-    root = settings.data_dir / "flink" / "checkpoints"
-    metas = sorted(root.glob("*/chk-*/_metadata"), key=lambda p: p.stat().st_mtime)
+    metas = sorted(checkpoint_root(settings, job_name).glob("*/chk-*/_metadata"), key=lambda p: p.stat().st_mtime)
     return metas[-1].parent.as_uri() if metas else None
+
+
+def checkpoint_root(settings: Settings, job_name: str = JOB_NAME) -> Path:
+    """Where the local cluster keeps this job name's checkpoints: <root>/<job name>/<job id>/chk-N."""
+    return settings.data_dir / "flink" / "checkpoints" / job_name
 
 
 def submit_in_subprocess(settings: Settings, env: dict[str, str] | None = None, **kwargs: str | bool | None) -> str:
@@ -351,8 +359,15 @@ def prune_retained_state(
     def guarded(folder: Path) -> bool:
         return any(p == folder or folder in p.parents for p in protected)
 
-    removed: list[Path] = []
+    # Job folders: <root>/<job id> (clusters' default layout) and <root>/<job name>/<job id> (ours).
+    job_folders = []
     for folder in sorted((root / "checkpoints").glob("*")):
+        if re.fullmatch(r"[0-9a-f]{32}", folder.name):
+            job_folders.append(folder)
+        elif folder.is_dir():
+            job_folders += [f for f in sorted(folder.glob("*")) if re.fullmatch(r"[0-9a-f]{32}", f.name)]
+    removed: list[Path] = []
+    for folder in job_folders:
         if folder.is_dir() and folder.name not in active and not guarded(folder) and newest_mtime(folder) < cutoff:
             shutil.rmtree(folder, ignore_errors=True)
             removed.append(folder)

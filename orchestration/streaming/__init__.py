@@ -1,6 +1,6 @@
 """Streaming domain: the Flink job (deploy, health, upgrade, savepoints) and the real-time tables it writes."""
 
-from dagster import AssetSelection, Definitions, ScheduleDefinition, define_asset_job
+from dagster import AssetSelection, DefaultScheduleStatus, Definitions, ScheduleDefinition, define_asset_job
 
 from orchestration.streaming.assets import JOB_ASSET, flink_analytics_job, realtime_tables
 from orchestration.streaming.checks import (
@@ -28,6 +28,7 @@ check_realtime_schedule = ScheduleDefinition(
     job=check_realtime,
     cron_schedule="*/10 * * * *",
     execution_timezone="UTC",
+    default_status=DefaultScheduleStatus.RUNNING,
     description="Every 10 minutes: the real-time health checks, so the asset graph shows a red check within "
     "minutes of a stale table, a stuck checkpoint, growing consumer lag or new dead letters.",
 )

@@ -106,8 +106,9 @@ def flink_analytics_job(
         restored = flink.get(f"/jobs/{running}/checkpoints").get("latest", {}).get("restored") or {}
         return MaterializeResult(metadata=job_metadata(flink, running, restored.get("external_path"), "none"))
     start_from = config.start_from or runner.latest_restore_point(settings, flink.job_name)
-    if start_from is None and flink.job_name == runner.JOB_NAME:
-        # After a JobManager restart the REST API forgets earlier runs: use the newest checkpoint on disk.
+    if start_from is None:
+        # After a JobManager restart the REST API forgets earlier runs: the newest checkpoint on disk in
+        # this job name's own folder (local cluster).
         start_from = runner.latest_checkpoint(settings, flink.job_name)
     context.log.info(f"Submitting {flink.job_name} from {start_from or 'empty state'}")
     job_id = submit_job(flink, kafka, postgres, start_from, config.sql_dir)
