@@ -238,7 +238,9 @@ def checkpoint_root(settings: Settings, job_name: str = JOB_NAME) -> Path:
     return settings.data_dir / "flink" / "checkpoints" / job_name
 
 
-def submit_in_subprocess(settings: Settings, env: dict[str, str] | None = None, **kwargs: str | bool | None) -> str:
+def submit_in_subprocess(
+    settings: Settings, env: dict[str, str] | None = None, timeout_s: float = 600, **kwargs: str | bool | None
+) -> str:
     """Submit from a fresh process (the PyFlink client starts its own JVM); return the job id.
 
     The child reads its settings from the environment: `env` overrides some (e.g. STREAMPULSE_FLINK_PARALLELISM,
@@ -255,7 +257,7 @@ def submit_in_subprocess(settings: Settings, env: dict[str, str] | None = None, 
     log_file.parent.mkdir(parents=True, exist_ok=True)
     with log_file.open("a") as err:
         result = subprocess.run(
-            args, stdout=subprocess.PIPE, stderr=err, text=True, timeout=300, env={**os.environ, **(env or {})}
+            args, stdout=subprocess.PIPE, stderr=err, text=True, timeout=timeout_s, env={**os.environ, **(env or {})}
         )
     if result.returncode != 0:
         raise RuntimeError(f"Submitting the Flink job failed (exit {result.returncode}); read {log_file}")
