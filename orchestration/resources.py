@@ -7,6 +7,8 @@ is read when a connection opens.
 """
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import httpx
 import psycopg
@@ -133,10 +135,20 @@ class StreamPulseDbtResource(DbtCliResource):
 
     database: str | None = None  # None: the platform database of the settings
 
+    def _settings(self) -> Settings:
+        return platform_settings(postgres=PostgresResource(database=self.database) if self.database else None)
+
     def setup_for_execution(self, context) -> None:  # noqa: ANN001
         super().setup_for_execution(context)
-        postgres = PostgresResource(database=self.database) if self.database else None
-        os.environ.update(dbt_connection_env(platform_settings(postgres=postgres)))
+        os.environ.update(dbt_connection_env(self._settings()))
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Hold the database's dbt build lock (a PostgreSQL advisory lock, also taken by the tests):
+        two builds into one database at once (a schedule tick and a manual run) would race on relations."""
+        with psycopg.connect(self._settings().dsn(), autocommit=True) as conn:
+            conn.execute("select pg_advisory_lock(hashtext('streampulse: dbt build'))")
+            yield
 
 
 def dbt_resource(database: str | None = None) -> StreamPulseDbtResource:

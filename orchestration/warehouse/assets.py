@@ -33,4 +33,5 @@ class StreamPulseTranslator(DagsterDbtTranslator):
 def streampulse_dbt_models(context: AssetExecutionContext, dbt: StreamPulseDbtResource):
     """`dbt build` of the selected models: each model, then its tests (reported as asset checks) and unit tests.
     Incremental marts re-read their lookback window, so late real-time rows are picked up on the next run."""
-    yield from dbt.cli(["build"], context=context).stream()
+    with dbt.exclusive():
+        yield from dbt.cli(["build"], context=context).stream()
