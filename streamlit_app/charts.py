@@ -11,11 +11,13 @@ import pandas as pd
 from streamlit_app import geo
 
 TIME_FORMAT = "%H:%M"
+
 SEVERITY_COLORS = alt.Scale(domain=["MINOR", "MAJOR", "CRITICAL"], range=["#F2C94C", "#F08A24", "#E5484D"])
 
 
 def _time_x(field: str, title: str = "time (UTC)") -> alt.X:
-    axis = alt.Axis(format=TIME_FORMAT, labelAngle=0)
+    # Ticks on whole minutes: Vega's default picks seconds on short ranges, which %H:%M labels repeat.
+    axis = alt.Axis(format=TIME_FORMAT, labelAngle=0, labelOverlap=True)
     return alt.X(f"{field}:T", title=title, axis=axis, scale=alt.Scale(type="utc"))
 
 
@@ -243,9 +245,14 @@ def anomaly_timeline(anomalies: pd.DataFrame, now: pd.Timestamp) -> alt.Chart:
         alt.Chart(df)
         .mark_bar(cornerRadius=3, height=14)
         .encode(
-            x=alt.X("started_at:T", title="time (UTC)", axis=alt.Axis(format=TIME_FORMAT), scale=alt.Scale(type="utc")),
+            x=alt.X(
+                "started_at:T",
+                title="time (UTC)",
+                axis=alt.Axis(format=TIME_FORMAT, labelOverlap=True),
+                scale=alt.Scale(type="utc"),
+            ),
             x2="until:T",
-            y=alt.Y("label:N", title=None, sort=alt.SortField("started_at")),
+            y=alt.Y("label:N", title=None, sort=alt.SortField("started_at"), axis=alt.Axis(labelLimit=320)),
             color=alt.Color("severity:N", scale=SEVERITY_COLORS, title="severity"),
             opacity=alt.condition("datum.state == 'OPEN'", alt.value(1.0), alt.value(0.6)),
             tooltip=[

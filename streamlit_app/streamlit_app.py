@@ -1,4 +1,4 @@
-"""StreamPulse analyst dashboard: `streamlit run streamlit_app/streamlit_app.py`."""
+"""StreamPulse analyst dashboard: `streamlit run streamlit_app/streamlit_app.py`; one module per page in `views/`."""
 
 import sys
 from pathlib import Path
@@ -12,7 +12,7 @@ sys.path[:] = [str(HERE.parent)] + [p for p in sys.path if Path(p or ".").resolv
 if getattr(sys.modules.get("streamlit_app"), "__file__", None) == __file__:
     del sys.modules["streamlit_app"]
 
-PAGES = HERE / "pages"
+PAGES = HERE / "views"  # not `pages/`: that folder name turns on Streamlit's legacy multipage mode
 
 st.set_page_config(page_title="StreamPulse", page_icon="📈", layout="wide")
 st.logo(str(HERE / "assets" / "logo.svg"), size="large")

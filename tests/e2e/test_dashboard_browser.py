@@ -39,6 +39,9 @@ PAGES = {  # sidebar label -> (page title, texts that must be on the page)
     "Pipeline": ("Pipeline", ["Analytics job (Flink)", "Checkpoint age", "Kafka lag", "Dead letters"]),
 }
 
+URL_PATHS = {"": "Overview", "trending": "Trending", "content": "Content", "regions": "Regions", "cdn": "CDN health",
+             "bi": "BI", "pipeline": "Pipeline"}  # fmt: skip
+
 
 def output_dir() -> Path:
     base = Path(os.environ.get("STREAMPULSE_TEST_OUTPUT", REPO_ROOT / ".state" / "test-output"))
@@ -132,6 +135,24 @@ def wait_until_idle(page, timeout_s: float = 60) -> None:  # noqa: ANN001
     pytest.fail("the page kept running")
 
 
+def screenshot_whole(page, path: Path) -> None:  # noqa: ANN001
+    """The whole page: Streamlit scrolls inside its main block, so grow the viewport to its height first."""
+    size = page.viewport_size
+    height = page.evaluate("document.querySelector('[data-testid=\"stMain\"]').scrollHeight")
+    page.set_viewport_size({"width": size["width"], "height": max(size["height"], min(int(height), 6000))})
+    # Charts outside the viewport are drawn lazily: wait until every one has drawn after the resize.
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        embeds = page.locator(".vega-embed").count()
+        drawn = page.locator(".vega-embed:has(canvas), .vega-embed:has(svg.marks)").count()
+        if drawn >= embeds:
+            break
+        time.sleep(0.5)
+    time.sleep(1.5)
+    page.screenshot(path=path)
+    page.set_viewport_size(size)
+
+
 def assert_no_exception(page, where: str) -> None:  # noqa: ANN001
     exceptions = page.locator('[data-testid="stException"]')
     assert exceptions.count() == 0, f"{where}: {exceptions.first.inner_text()}"
@@ -159,7 +180,18 @@ def test_every_page_renders_in_chromium(chromium, served_pipeline_run: str, pipe
                 page.locator(".vega-embed").first.wait_for(timeout=30_000)
                 assert page.locator(".vega-embed canvas, .vega-embed svg").count() > 0, label
             assert_no_exception(page, label)
-            page.screenshot(path=out / f"page_{label.lower().replace(' ', '_')}.png", full_page=True)
+            name = label.lower().replace(" ", "_")
+            if os.environ.get("STREAMPULSE_DOCS_SCREENSHOTS") == "1":  # the pictures in docs/dashboard.md
+                page.screenshot(path=REPO_ROOT / "docs" / "images" / f"dashboard_{name}.png")
+            screenshot_whole(page, out / f"page_{name}.png")
+
+        # Every page by its own address too (a bookmark): rendered once, without an exception.
+        for path, title in URL_PATHS.items():
+            page.goto(f"{served_pipeline_run}/{path}")
+            page.get_by_role("heading", name=title, exact=True).wait_for(timeout=30_000)
+            wait_until_idle(page)
+            assert page.get_by_role("heading", level=1).count() == 1, f"/{path} rendered more than once"
+            assert_no_exception(page, f"/{path}")
 
         # Key content, not just headings: the overview's figures and the pipeline's links.
         page.get_by_test_id("stSidebarNav").get_by_text("Overview", exact=True).click()
@@ -211,7 +243,7 @@ def test_live_overview_follows_the_generator(chromium, isolated) -> None:  # noq
             wait_until_idle(page)
             main = page.get_by_test_id("stMain")
             main.get_by_text("No data yet: is the generator running?").wait_for(timeout=30_000)
-            page.screenshot(path=out / "live_1_before.png", full_page=True)
+            screenshot_whole(page, out / "live_1_before.png")
             generator = threading.Thread(target=produce, daemon=True)
             generator.start()
             try:
@@ -219,7 +251,7 @@ def test_live_overview_follows_the_generator(chromium, isolated) -> None:  # noq
                 caption = main.get_by_text(re.compile(r"Data up to \d{4}-\d\d-\d\d \d\d:\d\d UTC"))
                 caption.wait_for(timeout=150_000)
                 first = caption.inner_text()
-                page.screenshot(path=out / "live_2_first_minute.png", full_page=True)
+                screenshot_whole(page, out / "live_2_first_minute.png")
                 # ... and the next one replaces it in place, still without a reload.
                 deadline = time.monotonic() + 100
                 while caption.inner_text() == first and time.monotonic() < deadline:
@@ -243,7 +275,7 @@ def test_live_overview_follows_the_generator(chromium, isolated) -> None:  # noq
                 badge = main.get_by_text("behind real time").first.inner_text()
                 assert int(re.search(r"Freshness: ([\d,]+) s", badge).group(1).replace(",", "")) < 120
                 assert_no_exception(page, "live overview")
-                page.screenshot(path=out / "live_3_next_minute.png", full_page=True)
+                screenshot_whole(page, out / "live_3_next_minute.png")
             finally:
                 stop.set()
                 generator.join(timeout=30)

@@ -70,12 +70,9 @@ def live(window: int, measure: str) -> None:
         },
         key="cdn-summary",
     )
+    anomaly_section()
 
 
-live(window, measure)
-
-
-@st.fragment(run_every=10)
 def anomaly_section() -> None:
     st.subheader("Anomalies")
     acks = data.table_exists("api.anomaly_acks")
@@ -85,7 +82,11 @@ def anomaly_section() -> None:
         return
     open_count = int((anomalies["state"] == "OPEN").sum())
     st.caption(f"{len(anomalies)} anomalies, {open_count} open. Bars run from start to end (open ones to now).")
-    st.altair_chart(charts.anomaly_timeline(anomalies, pd.Timestamp(data.data_clock())), width="stretch")
+    st.altair_chart(
+        charts.anomaly_timeline(anomalies, pd.Timestamp(data.data_clock())),
+        width="stretch",
+        height=30 * len(anomalies) + 70,
+    )
     if not acks:
         st.warning(
             "Acknowledging needs the API's table `api.anomaly_acks` (created by `streampulse stack up` once the "
@@ -135,4 +136,4 @@ def _analyst() -> str:
     return f"dashboard:{getpass.getuser()}"
 
 
-anomaly_section()
+live(window, measure)
