@@ -195,6 +195,8 @@ def main() -> None:
         data = fill(dsn, args.items, args.minutes)
         print(data, flush=True)
     with psycopg.connect(dsn, autocommit=True) as conn:
+        # Index-only scans need a current visibility map (a migration may have rewritten a kept table).
+        conn.execute("vacuum (analyze) realtime.content_minute_stats, realtime.trending")
         key = create_key(conn, "bench", ["read"])
         data["content_minute_rows"] = conn.execute("select count(*) from realtime.content_minute_stats").fetchone()[0]
 
