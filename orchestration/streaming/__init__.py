@@ -1,6 +1,13 @@
 """Streaming domain: the Flink job (deploy, health, upgrade, savepoints) and the real-time tables it writes."""
 
-from dagster import AssetSelection, DefaultScheduleStatus, Definitions, ScheduleDefinition, define_asset_job
+from dagster import (
+    AssetSelection,
+    DefaultScheduleStatus,
+    Definitions,
+    ScheduleDefinition,
+    define_asset_job,
+    in_process_executor,
+)
 
 from orchestration.streaming.assets import JOB_ASSET, flink_analytics_job, realtime_tables
 from orchestration.streaming.checks import (
@@ -21,6 +28,7 @@ check_realtime = define_asset_job(
     selection=AssetSelection.checks_for_assets(JOB_ASSET, *[spec.key for spec in realtime_tables]),
     description="Run the real-time health checks: table freshness, checkpoint age, Kafka consumer lag, dead letters.",
     tags={"domain": "streaming"},
+    executor_def=in_process_executor,  # small queries: one process, not one per check
 )
 
 check_realtime_schedule = ScheduleDefinition(

@@ -6,6 +6,7 @@ was cancelled, or was lost with the JobManager stays gone. Nobody has to notice:
 while a deploy or upgrade run is in flight, so it never races the upgrade job's stop-and-start.
 """
 
+import httpx
 from dagster import (
     AssetObservation,
     DagsterRunStatus,
@@ -59,7 +60,12 @@ def flink_job_health(context: SensorEvaluationContext, flink: FlinkResource) -> 
     busy = operation_in_flight(context)
     if busy:
         return SkipReason(f"A {busy} run is in flight; not interfering.")
-    jobs = runner.jobs_named(platform_settings(flink=flink), flink.job_name)
+    try:
+        jobs = runner.jobs_named(platform_settings(flink=flink), flink.job_name)
+    except httpx.HTTPError as exc:
+        # The cluster itself is down: supervisord (or the platform's orchestrator) restarts it; a submission
+        # would fail now. The job is resubmitted on the first tick after the REST API answers again.
+        return SkipReason(f"Flink REST API at {flink.rest_url} unreachable ({exc.__class__.__name__}).")
     active = next((j for j in jobs if j["state"] in runner.ACTIVE_STATES), None)
     if active is not None:
         health = job_health(flink, active["jid"])
