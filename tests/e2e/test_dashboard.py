@@ -30,7 +30,7 @@ def open_page(name: str) -> AppTest:
     """Run the app as Streamlit would and navigate to a page; no page may raise."""
     at = AppTest.from_file(APP, default_timeout=90).run()
     if name != "overview":
-        at.switch_page(f"pages/{name}.py").run()
+        at.switch_page(f"views/{name}.py").run()
     assert not at.exception, [e.value for e in at.exception]
     return at
 
