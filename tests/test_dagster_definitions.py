@@ -81,3 +81,46 @@ def test_demo_generator_watchdog_restarts_only_a_dead_generator():
     assert [demo_generator_action(s) for s in ("EXITED", "FATAL")] == ["restart", "restart"]
     # Running, starting, retrying by supervisord itself, or stopped on purpose by an operator: leave it.
     assert {demo_generator_action(s) for s in ("RUNNING", "STARTING", "BACKOFF", "STOPPED", "STOPPING", None)} == {None}
+
+
+def test_pruning_keeps_active_protected_and_recent_state(tmp_path, monkeypatch):
+    """The savepoint schedule's pruning (runner.prune_retained_state) on a state folder of both layouts;
+    the cluster's job list is the only fake."""
+    import os
+    import time
+
+    from flink_jobs import runner
+    from streampulse.settings import Settings
+
+    settings = Settings(state_dir=tmp_path)
+    root = tmp_path / "data" / "flink"
+    old = time.time() - 48 * 3600
+    ids = {name: f"{n:032x}" for n, name in enumerate(["active", "stopped", "protected", "recent", "flat"], 1)}
+
+    def make(folder, age: float | None = old):  # noqa: ANN001
+        (folder / "chk-1").mkdir(parents=True)
+        (folder / "chk-1" / "_metadata").write_text("x")
+        if age:
+            for path in [folder, *folder.rglob("*")]:
+                os.utime(path, (age, age))
+        return folder
+
+    nested = root / "checkpoints" / "streampulse-analytics"
+    folders = {name: make(nested / ids[name]) for name in ("active", "stopped", "protected")}
+    folders["recent"] = make(nested / ids["recent"], age=None)
+    folders["flat"] = make(root / "checkpoints" / ids["flat"])  # the cluster's default layout
+    savepoints = [make(root / "savepoints" / f"savepoint-{n}", age=old - n) for n in range(4)]
+
+    class Overview:
+        def raise_for_status(self) -> None: ...
+
+        def json(self) -> dict:
+            return {"jobs": [{"jid": ids["active"], "name": "x", "state": "RUNNING"}]}
+
+    monkeypatch.setattr(runner.httpx, "get", lambda *a, **k: Overview())
+    protect = frozenset({(folders["protected"] / "chk-1").as_uri()})
+    removed = runner.prune_retained_state(settings, max_age_s=24 * 3600, keep_savepoints=2, protect=protect)
+    assert set(removed) == {folders["stopped"], folders["flat"], savepoints[2], savepoints[3]}
+    assert all(not p.exists() for p in removed)
+    assert folders["active"].exists() and folders["protected"].exists() and folders["recent"].exists()
+    assert savepoints[0].exists() and savepoints[1].exists()
