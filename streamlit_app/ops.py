@@ -42,7 +42,10 @@ def flink_jobs(flink_url: str) -> pd.DataFrame | str:
         ],
         columns=["job_id", "name", "state", "started (UTC)", "duration_s", "tasks"],
     )
-    return df.sort_values("started (UTC)", ascending=False, ignore_index=True)
+    # Running jobs first, then the newest.
+    df["_running"] = df["state"] == "RUNNING"
+    df = df.sort_values(["_running", "started (UTC)"], ascending=False, ignore_index=True)
+    return df.drop(columns="_running")
 
 
 @dataclass

@@ -1,6 +1,5 @@
 """Overview: the platform's pulse in the newest complete minute, and how fresh the data is."""
 
-from datetime import timedelta
 
 import pandas as pd
 import streamlit as st
@@ -89,8 +88,8 @@ def live() -> None:
                 },
             )
     st.caption(
-        f"Sparklines: the last {len(minutes)} minutes of data, up to {clock - timedelta(minutes=1):%H:%M}–"
-        f"{clock:%H:%M} UTC."
+        f"Sparklines: the last {len(minutes)} minutes of data, "
+        f"{minutes['window_start'].iloc[0]:%H:%M}–{clock:%H:%M} UTC."
     )
 
 

@@ -61,9 +61,13 @@ def live() -> None:
         records = None if mine.empty else int(mine["lag"].sum())
         c3.metric(
             "Kafka lag",
-            "no commits yet" if records is None else f"{records:,} records",
-            delta=None if records is None else "over bound" if records > settings.max_consumer_lag else "within bound",
-            delta_color="inverse" if records is not None and records > settings.max_consumer_lag else "normal",
+            "–" if records is None else f"{records:,} records",
+            delta="no commits yet"
+            if records is None
+            else "over bound"
+            if records > settings.max_consumer_lag
+            else "within bound",
+            delta_color="off" if records is None else "inverse" if records > settings.max_consumer_lag else "normal",
             delta_arrow="off",
             border=True,
             help=f"Log end offset minus the offsets the job's consumer group `{JOB_NAME}` committed on topic "
