@@ -41,7 +41,7 @@ def test_dbt_build_is_green_on_the_pipeline_run(dbt_build):
     assert set(warnings) == {"content_hourly_outcomes_within_starts", "content_daily_outcomes_within_starts"}
     assert warned == 2 and passed > 100
     print(f"dbt build: {passed} passed, {warned} warnings in {dbt_build.seconds:.1f} s")
-    assert dbt_build.seconds < 120
+    assert dbt_build.seconds < 180  # 15 s on a quiet 2-core machine, 70 s with a dozen other jobs on it
 
 
 def test_every_mart_has_its_primary_key_constraint(marts_built):
