@@ -25,7 +25,7 @@ from streampulse.stack.components import flink_env, flink_home, prepare_flink
 from streampulse.stack.preflight import find_java
 from tests.e2e.helpers import T0, ms, send_clock
 
-pytestmark = pytest.mark.stack
+pytestmark = [pytest.mark.stack, pytest.mark.timeout(1800)]  # a second cluster + a submission
 
 REST_PORT, RPC_PORT, BLOB_PORT = 28081, 26123, 26124
 

@@ -28,7 +28,7 @@ from streampulse.settings import Settings
 from streampulse.stack.supervisor import Supervisor
 from tests.conftest import Isolated, _drop
 
-pytestmark = pytest.mark.stack
+pytestmark = [pytest.mark.stack, pytest.mark.timeout(1800)]  # module set-up + a resubmission
 
 RATE = 200  # events per second, event time = now
 # Each fault must be recovered from within this. The goal is 30 s (see the measured figures in
