@@ -69,9 +69,12 @@ def test_events_to_postgres_api_and_dashboard(isolated, monkeypatch):
     monkeypatch.setenv("DATABASE_URL", isolated.dsn())
     get_settings.cache_clear()
     try:
-        page = AppTest.from_file(str(REPO_ROOT / "streamlit_app" / "pages" / "content.py"), default_timeout=30).run()
+        page = AppTest.from_file(str(REPO_ROOT / "streamlit_app" / "views" / "content.py"), default_timeout=30)
+        page.query_params["content_id"] = "mus-000003"
+        page.run()
         assert not page.exception
-        newest = max(start for _, start in expected)
-        assert [m.value for m in page.metric] == [f"{newest:%Y-%m-%d %H:%M}"]
+        events = sum(n for (content, _), n in expected.items() if content == "mus-000003")
+        shown = {m.label: m.value for m in page.metric}
+        assert shown["Events (last 60 min of data)"] == f"{events:,} events"
     finally:
         get_settings.cache_clear()
