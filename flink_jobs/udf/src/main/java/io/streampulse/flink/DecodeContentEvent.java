@@ -6,9 +6,6 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.Duration;
-import java.time.Instant;
-import java.time.LocalDateTime;
-import java.time.ZoneOffset;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.Map;
@@ -18,10 +15,15 @@ import org.apache.flink.avro.shaded.org.apache.avro.generic.GenericDatumReader;
 import org.apache.flink.avro.shaded.org.apache.avro.generic.GenericRecord;
 import org.apache.flink.avro.shaded.org.apache.avro.io.BinaryDecoder;
 import org.apache.flink.avro.shaded.org.apache.avro.io.DecoderFactory;
+import org.apache.flink.avro.shaded.org.apache.avro.generic.GenericEnumSymbol;
+import org.apache.flink.avro.shaded.org.apache.avro.util.Utf8;
 import org.apache.flink.table.annotation.DataTypeHint;
+import org.apache.flink.table.data.GenericRowData;
+import org.apache.flink.table.data.RowData;
+import org.apache.flink.table.data.StringData;
+import org.apache.flink.table.data.TimestampData;
 import org.apache.flink.table.functions.FunctionContext;
 import org.apache.flink.table.functions.ScalarFunction;
-import org.apache.flink.types.Row;
 
 /**
  * Decodes one Kafka record value in the schema registry's wire format (magic byte 0, 4-byte schema
@@ -34,8 +36,11 @@ import org.apache.flink.types.Row;
  * the job, not of the record: it throws, Flink restarts from the last checkpoint, nothing is
  * dead-lettered by mistake.
  *
- * <p>SQL reads several fields of the result; Flink evaluates the call once per field, so the last
- * input and its result are kept and a repeat call with the same bytes costs one array compare.
+ * <p>SQL reads several fields of the result, in several branches of the job: Flink evaluates the call
+ * once per field and each branch has its own instance of this function. All of them run in the task's
+ * thread, one record at a time, so the last input and its result are kept per thread: every call but
+ * the first for a record is a reference (or array) compare. The result is Flink's internal row
+ * (bridgedTo RowData), so no call pays for a conversion either.
  */
 public class DecodeContentEvent extends ScalarFunction {
 
@@ -48,8 +53,7 @@ public class DecodeContentEvent extends ScalarFunction {
 
     private transient Map<Integer, Reader> readers;
     private transient HttpClient http;
-    private transient byte[] lastInput;
-    private transient Row lastOutput;
+    private static final ThreadLocal<Object[]> LAST = ThreadLocal.withInitial(() -> new Object[2]);
 
     /** A writer schema's reader, or why there is none (the id is unknown to the registry). */
     private record Reader(GenericDatumReader<GenericRecord> reader, String problem) {}
@@ -61,21 +65,24 @@ public class DecodeContentEvent extends ScalarFunction {
     }
 
     public @DataTypeHint(
-            "ROW<event_id BIGINT, event_type STRING, event_time TIMESTAMP(3), content_id STRING,"
+            bridgedTo = RowData.class,
+            value = "ROW<event_id BIGINT, event_type STRING, event_time TIMESTAMP(3), content_id STRING,"
                     + " content_type STRING, user_id BIGINT, session_id BIGINT, region STRING, device STRING,"
                     + " os_version STRING, network STRING, cdn_node STRING, bytes_sent BIGINT, duration_ms INT,"
                     + " ttfb_ms INT, throughput_kbps INT, error_code STRING, price_minor BIGINT, currency STRING,"
-                    + " referrer STRING, decode_error STRING>") Row eval(byte[] value, String registryUrl) {
-        if (lastInput != null && Arrays.equals(lastInput, value)) {
-            return lastOutput;
+                    + " referrer STRING, decode_error STRING>") RowData eval(byte[] value, String registryUrl) {
+        Object[] last = LAST.get(); // {input bytes, decoded row}
+        byte[] lastInput = (byte[]) last[0];
+        if (lastInput == value || (lastInput != null && Arrays.equals(lastInput, value))) {
+            return (RowData) last[1];
         }
-        Row result = decode(value, registryUrl);
-        lastInput = value;
-        lastOutput = result;
+        RowData result = decode(value, registryUrl);
+        last[0] = value;
+        last[1] = result;
         return result;
     }
 
-    private Row decode(byte[] value, String registryUrl) {
+    private RowData decode(byte[] value, String registryUrl) {
         if (value == null || value.length == 0) {
             return failed("empty record value");
         }
@@ -101,14 +108,16 @@ public class DecodeContentEvent extends ScalarFunction {
         } catch (IOException | RuntimeException e) {
             return failed("corrupt Avro payload for schema id " + schemaId + ": " + e);
         }
-        Row row = new Row(FIELDS.length + 1);
+        GenericRowData row = new GenericRowData(FIELDS.length + 1);
         Schema schema = record.getSchema();
         for (int i = 0; i < FIELDS.length; i++) {
             Object v = schema.getField(FIELDS[i]) == null ? null : record.get(FIELDS[i]);
             if (i == EVENT_TIME && v != null) {
-                v = LocalDateTime.ofInstant(Instant.ofEpochMilli((Long) v), ZoneOffset.UTC);
-            } else if (v instanceof CharSequence || v instanceof org.apache.flink.avro.shaded.org.apache.avro.generic.GenericEnumSymbol) {
-                v = v.toString();
+                v = TimestampData.fromEpochMillis((Long) v);
+            } else if (v instanceof Utf8 utf8) {
+                v = StringData.fromBytes(utf8.getBytes(), 0, utf8.getByteLength());
+            } else if (v instanceof GenericEnumSymbol<?> || v instanceof CharSequence) {
+                v = StringData.fromString(v.toString());
             }
             row.setField(i, v);
         }
@@ -145,9 +154,9 @@ public class DecodeContentEvent extends ScalarFunction {
         }
     }
 
-    private static Row failed(String error) {
-        Row row = new Row(FIELDS.length + 1);
-        row.setField(FIELDS.length, error);
+    private static RowData failed(String error) {
+        GenericRowData row = new GenericRowData(FIELDS.length + 1);
+        row.setField(FIELDS.length, StringData.fromString(error));
         return row;
     }
 }
