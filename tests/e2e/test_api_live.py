@@ -208,11 +208,11 @@ def test_alert_from_the_real_flink_job_reaches_a_connected_sse_client(isolated):
         with flink_job(isolated):
             settings = isolated.scoped_settings()
             run_generator(settings, RunConfig(
-                rate=200, duration_s=6 * 60, seed=11, start_ms=ms(T0), max_speed=True,
-                scenarios=load(["cdn_outage:node=edge-de-fra-1,start=60,duration=240"]),
+                rate=100, duration_s=5 * 60, seed=11, start_ms=ms(T0), max_speed=True,
+                scenarios=load(["cdn_outage:node=edge-de-fra-1,start=60,duration=180"]),
             ))  # fmt: skip
             producer = EventProducer(settings, isolated.topic)
-            send_clock(producer, T0 + timedelta(minutes=7))
+            send_clock(producer, T0 + timedelta(minutes=6))
             producer.flush()
             _, alert_id, data = _next(events, "alert", 180)
         stop.set()
