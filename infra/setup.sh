@@ -18,6 +18,8 @@ command -v mvn >/dev/null || apt_missing+=(maven)
 ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || apt_missing+=(postgresql)
 # The dashboard's browser test drives Debian's Chromium (Playwright never downloads a browser here).
 command -v chromium >/dev/null || apt_missing+=(chromium)
+# The REST API benchmark's load generator (bench/api_load.py).
+command -v wrk >/dev/null || apt_missing+=(wrk)
 PY=""
 for candidate in python3.11 python3.12 python3.10 python3; do
   if command -v "$candidate" >/dev/null && "$candidate" -c 'import sys; sys.exit(not (3, 10) <= sys.version_info[:2] <= (3, 12))'; then
