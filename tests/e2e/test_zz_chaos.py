@@ -66,24 +66,8 @@ def chaos_job(stack: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iter
 
 def _record(name: str, recovered_s: float, **extra: object) -> None:
     RECOVERY[name] = {"recovered_s": round(recovered_s, 1), **extra}
+    print(f"\n[chaos] {name}: {RECOVERY[name]}", flush=True)
     assert recovered_s < BOUND_S, (name, recovered_s)
-
-
-def test_jobmanager_kill9_job_resubmitted_from_its_checkpoint(chaos_job):
-    job, _ = chaos_job
-    old_id = job.job_id
-    fault = time.time()
-    pid = chaos.kill9(job.settings, "flink-jobmanager")
-    chaos.wait_component(job.settings, "flink-jobmanager", pid)
-    # Standalone without HA: the new JobManager has no job; the sensor's redeploy resubmits from the
-    # newest checkpoint of the lost job.
-    recovered = chaos.wait_recovered(
-        job, fault, timeout_s=BOUND_S + 60, on_missing=lambda: chaos.resubmit_from_checkpoint(job)
-    )
-    assert job.job_id != old_id
-    restored = chaos._get(job.settings, f"/jobs/{job.job_id}/checkpoints")["latest"]["restored"]
-    assert old_id in restored["external_path"]
-    _record("jobmanager_kill9", recovered, restored_from=restored["external_path"])
 
 
 def test_kafka_broker_restart(chaos_job):
@@ -132,6 +116,23 @@ def test_corrupt_records_are_dead_lettered_without_a_restart(chaos_job):
     exceptions = chaos._get(job.settings, f"/jobs/{job.job_id}/exceptions")
     assert not exceptions.get("exceptionHistory", {}).get("entries"), "a corrupt record restarted the job"
     _record("corrupt_records", chaos.wait_recovered(job, fault), dead_lettered_s=round(dead_lettered, 1))
+
+
+def test_jobmanager_kill9_job_resubmitted_from_its_checkpoint(chaos_job):
+    job, _ = chaos_job
+    old_id = job.job_id
+    fault = time.time()
+    pid = chaos.kill9(job.settings, "flink-jobmanager")
+    chaos.wait_component(job.settings, "flink-jobmanager", pid)
+    # Standalone without HA: the new JobManager has no job; the sensor's redeploy resubmits from the
+    # newest checkpoint of the lost job.
+    recovered = chaos.wait_recovered(
+        job, fault, timeout_s=BOUND_S + 60, on_missing=lambda: chaos.resubmit_from_checkpoint(job)
+    )
+    assert job.job_id != old_id
+    restored = chaos._get(job.settings, f"/jobs/{job.job_id}/checkpoints")["latest"]["restored"]
+    assert old_id in restored["external_path"]
+    _record("jobmanager_kill9", recovered, restored_from=restored["external_path"])
 
 
 def test_reconciliation_after_all_faults_nothing_lost_nothing_doubled(chaos_job):
