@@ -1,6 +1,5 @@
 """Overview: the platform's pulse in the newest complete minute, and how fresh the data is."""
 
-
 import pandas as pd
 import streamlit as st
 
