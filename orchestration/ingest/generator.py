@@ -1,7 +1,10 @@
 """The event generator as a Dagster job: launched from the UI with run config, logging progress,
 stopped cleanly (flushed, labels finished) when the run is terminated."""
 
+import signal
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 
 from dagster import (
@@ -92,14 +95,33 @@ def generate_events(
         while worker.is_alive():
             worker.join(0.5)
     except (DagsterExecutionInterruptedError, KeyboardInterrupt):
-        context.log.warning("Run terminated: stopping the generator and flushing what it produced.")
         stop.set()
-        worker.join(120)
-        _report(context, kafka, outcome, terminated=True)
+        with _interrupts_ignored():  # a repeated termination request must not cut the flush short
+            context.log.warning("Run terminated: stopping the generator and flushing what it produced.")
+            worker.join(120)
+            if worker.is_alive():
+                context.log.error("The generator did not stop within 120 s; its last events may be unconfirmed.")
+            if "error" in outcome:
+                context.log.error(f"The generator failed while stopping: {outcome['error']!r}")
+            _report(context, kafka, outcome, terminated=True)
         raise
     if "error" in outcome:
         raise outcome["error"]
     return _report(context, kafka, outcome, terminated=False)
+
+
+@contextmanager
+def _interrupts_ignored() -> Iterator[None]:
+    """Ignore SIGINT/SIGTERM (how Dagster delivers run termination) while the generator flushes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _report(context: OpExecutionContext, kafka: KafkaResource, outcome: dict, terminated: bool) -> dict:
