@@ -80,8 +80,10 @@ def last_checkpoint_ms(settings: Settings, job_id: str) -> int:
 
 def checkpoint_on_disk(settings: Settings, job_id: str) -> str | None:
     """The job's newest completed checkpoint in the cluster's checkpoint directory (survives JobManager loss)."""
-    folder = settings.data_dir / "flink" / "checkpoints" / job_id
-    metas = sorted(folder.glob("chk-*/_metadata"), key=lambda p: int(p.parent.name.removeprefix("chk-")))
+    root = settings.data_dir / "flink" / "checkpoints"
+    # <root>/<job id>/chk-N, or <root>/<job name>/<job id>/chk-N when the job sets its own directory.
+    metas = [*root.glob(f"{job_id}/chk-*/_metadata"), *root.glob(f"*/{job_id}/chk-*/_metadata")]
+    metas.sort(key=lambda p: int(p.parent.name.removeprefix("chk-")))
     return metas[-1].parent.as_uri() if metas else None
 
 
