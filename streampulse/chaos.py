@@ -91,7 +91,9 @@ def resubmit_from_checkpoint(job: Job) -> str:
     """What the sensor's redeploy does when the job is gone: submit again from the newest retained checkpoint."""
     if runner.find_running_job(job.settings, job.name):
         return job.job_id
-    return job.submit(checkpoint_on_disk(job.settings, job.job_id))
+    # The same lookup as the Dagster deploy asset: after a JobManager restart the REST API has forgotten the
+    # job, so the newest checkpoint in the job name's folder on disk.
+    return job.submit(runner.latest_checkpoint(job.settings, job.name) or checkpoint_on_disk(job.settings, job.job_id))
 
 
 def wait_recovered(job: Job, fault_at: float, timeout_s: float = 240, on_missing=None) -> float:  # noqa: ANN001
