@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import subprocess
 import sys
@@ -39,7 +40,7 @@ from streampulse.settings import get_settings  # noqa: E402
 from tests.e2e.helpers import send_clock  # noqa: E402
 
 T0 = datetime(2026, 2, 1, tzinfo=timezone.utc)
-SEGMENT_RATE = 2_000  # events per second of event time
+SEGMENT_RATE = 2_000  # events per second of event time (segments are rounded up to whole minutes)
 FAULTS = ("taskmanager", "jobmanager", "kafka", "postgres", "generator", "corrupt")
 CORRUPT = [b"\x7bnot avro", b"\x00\x00\x0f\x42\x3f\x00", b"\x00\x00\x00\x00\x01\x02", b"\x00\x00"]
 
@@ -140,7 +141,7 @@ def main() -> None:
     job = chaos.Job(settings, f"bench-chaos-{suffix}", topic, database, f"{topic}-alerts")
     job.submit()
     results: list[dict] = []
-    span = timedelta(seconds=args.events_per_fault / SEGMENT_RATE)
+    span = timedelta(minutes=math.ceil(args.events_per_fault / SEGMENT_RATE / 60))
     try:
         for i, fault in enumerate(faults):
             segment = {"start": T0 + i * span, "span": span, "count": args.events_per_fault}

@@ -241,7 +241,8 @@ def reconcile(
              lambda k: late_minute(k[1])),
     ]  # fmt: skip
     window_events = events[(minute >= s_ms - 4 * MINUTE) & (minute < e_ms)]
-    first_end = max(s_ms, int(minute.min())) + MINUTE if len(events) else s_ms + MINUTE
+    # Trending windows end on whole minutes: the first one after the range's start (and after the first event).
+    first_end = max(s_ms // MINUTE * MINUTE, int(minute.min()) if len(events) else 0) + MINUTE
     want_trending = recompute.trending(window_events, e_ms, settings.trending_top_n, first_end)
     tables.append(diff("trending", want_trending, {(r[0], r[1], r[2]): r[3:] for r in got_trending},
                        lambda k: overlaps_late(k[1])))  # fmt: skip
