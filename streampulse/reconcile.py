@@ -168,9 +168,12 @@ def reconcile(
     in_range = events[(minute >= s_ms) & (minute < e_ms)]
 
     with psycopg.connect(settings.dsn(database)) as conn:
-        late = dict(_rows(conn, "select event_minute, late_events from {schema}.late_events_minute"
-                                " where event_minute >= %s and event_minute < %s", schema, start, end))  # fmt: skip
-        late_ms = {int(m.timestamp() * 1000) for m, n in late.items() if n}
+        # Late minutes from 5 minutes before the range: trending windows and anomalies reach back that far.
+        late_around = dict(_rows(conn, "select event_minute, late_events from {schema}.late_events_minute"
+                                 " where event_minute >= %s and event_minute < %s", schema,
+                                 start - timedelta(minutes=6), end))  # fmt: skip
+        late = {m: n for m, n in late_around.items() if start <= m < end}
+        late_ms = {int(m.timestamp() * 1000) for m, n in late_around.items() if n}
         got_content = _rows(
             conn,
             """
@@ -240,9 +243,9 @@ def reconcile(
         diff("cdn_node_minute_stats", _cdn_expected(in_range), {(r[0], r[1]): r[2:] for r in got_cdn},
              lambda k: late_minute(k[1])),
     ]  # fmt: skip
-    window_events = events[(minute >= s_ms - 4 * MINUTE) & (minute < e_ms)]
     # Trending windows end on whole minutes: the first one after the range's start (and after the first event).
     first_end = max(s_ms // MINUTE * MINUTE, int(minute.min()) if len(events) else 0) + MINUTE
+    window_events = events[(minute >= first_end - 5 * MINUTE) & (minute < e_ms)]
     want_trending = recompute.trending(window_events, e_ms, settings.trending_top_n, first_end)
     tables.append(diff("trending", want_trending, {(r[0], r[1], r[2]): r[3:] for r in got_trending},
                        lambda k: overlaps_late(k[1])))  # fmt: skip
