@@ -21,11 +21,14 @@ from orchestration.streaming.operations import (
     flink_savepoint_schedule,
     upgrade_flink_job,
 )
+from orchestration.streaming.replay import reconciled_with_kafka, replay_time_range
 from orchestration.streaming.sensors import deploy_flink_job, flink_job_health
 
 check_realtime = define_asset_job(
     "check_realtime",
-    selection=AssetSelection.checks_for_assets(JOB_ASSET, *[spec.key for spec in realtime_tables]),
+    # Reconciliation reads the whole topic: on demand, not every 10 minutes.
+    selection=AssetSelection.checks_for_assets(JOB_ASSET, *[spec.key for spec in realtime_tables])
+    - AssetSelection.checks(reconciled_with_kafka),
     description="Run the real-time health checks: table freshness, checkpoint age, Kafka consumer lag, dead letters.",
     tags={"domain": "streaming"},
     executor_def=in_process_executor,  # small queries: one process, not one per check
@@ -43,8 +46,14 @@ check_realtime_schedule = ScheduleDefinition(
 
 defs = Definitions(
     assets=[flink_analytics_job, *realtime_tables],
-    asset_checks=[realtime_tables_fresh, flink_checkpoint_recent, flink_consumer_lag, dead_letters_below_threshold],
-    jobs=[deploy_flink_job, upgrade_flink_job, flink_savepoint_and_prune, check_realtime],
+    asset_checks=[
+        realtime_tables_fresh,
+        flink_checkpoint_recent,
+        flink_consumer_lag,
+        dead_letters_below_threshold,
+        reconciled_with_kafka,
+    ],
+    jobs=[deploy_flink_job, upgrade_flink_job, flink_savepoint_and_prune, check_realtime, replay_time_range],
     sensors=[flink_job_health],
     schedules=[flink_savepoint_schedule, check_realtime_schedule],
 )

@@ -16,8 +16,10 @@ from generator.run import RunConfig, run_generator
 from generator.scenarios import load
 from streampulse.stack.supervisor import Supervisor
 from tests.e2e import expected
+from tests.e2e.conftest import query as _query
+from tests.e2e.conftest import wait_until_settled as _wait_until_settled
 from tests.e2e.helpers import T0, flink_job, ms, send_clock
-from tests.e2e.test_stream_analytics import _approx, _query, _wait_until_settled
+from tests.e2e.test_stream_analytics import _approx
 
 pytestmark = pytest.mark.stack
 
