@@ -84,3 +84,18 @@ def wait_for_minute_counts(dsn: str, expected_rows: int, timeout_s: float = 180)
             return read_minute_counts(dsn)
         time.sleep(2)
     return rows
+
+
+def wait_until(predicate, what: str, timeout_s: float = 180) -> None:  # noqa: ANN001
+    """Poll `predicate` every second (a Flink REST hiccup counts as not yet) until true, or fail the test."""
+    import pytest
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if predicate():
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(1)
+    pytest.fail(f"timed out waiting for {what}")

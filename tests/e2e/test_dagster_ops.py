@@ -37,7 +37,7 @@ from streampulse.settings import REPO_ROOT
 from tests.conftest import Isolated
 from tests.e2e import expected
 from tests.e2e.conftest import query, wait_until_settled
-from tests.e2e.helpers import ms, send_clock
+from tests.e2e.helpers import ms, send_clock, wait_until
 from tests.e2e.test_stream_analytics import _approx
 
 pytestmark = pytest.mark.stack
@@ -55,18 +55,6 @@ def resources_for(isolated: Isolated) -> dict:
         "flink": FlinkResource(rest_url=settings.flink_url, job_name=isolated.job_name),
         "postgres": PostgresResource(database=isolated.database),
     }  # fmt: skip
-
-
-def _wait_for(predicate, what: str, timeout_s: float = 180) -> None:  # noqa: ANN001
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            if predicate():
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(1)
-    pytest.fail(f"timed out waiting for {what}")
 
 
 def _checkpoints(flink: FlinkResource, job_id: str) -> int:
@@ -141,13 +129,13 @@ def test_generator_run_launched_through_dagster_stops_cleanly_on_termination(iso
             job_code_origin=remote_job.get_python_origin(),
         )
         instance.launch_run(run.run_id, context)
-        _wait_for(lambda: produced() > 2000, "the generator to produce", timeout_s=120)
+        wait_until(lambda: produced() > 2000, "the generator to produce", timeout_s=120)
         before = produced()
-        _wait_for(lambda: produced() > before, "production to go on")
+        wait_until(lambda: produced() > before, "production to go on")
         assert instance.get_run_by_id(run.run_id).status == DagsterRunStatus.STARTED
 
         assert instance.run_launcher.terminate(run.run_id)
-        _wait_for(lambda: instance.get_run_by_id(run.run_id).is_finished, "the run to end", timeout_s=120)
+        wait_until(lambda: instance.get_run_by_id(run.run_id).is_finished, "the run to end", timeout_s=120)
         assert instance.get_run_by_id(run.run_id).status == DagsterRunStatus.CANCELED
         logs = [e.message for e in instance.all_logs(run.run_id)]
 
@@ -190,7 +178,7 @@ def _close_windows(isolated: Isolated, until: datetime) -> None:
 
 def _results_through(isolated: Isolated, window_end: datetime) -> None:
     sql = f"select count(*) from realtime.content_minute_stats where window_end = '{window_end.isoformat()}'"
-    _wait_for(lambda: query(isolated.dsn(), sql)[0][0] > 0, f"windows up to {window_end:%H:%M}")
+    wait_until(lambda: query(isolated.dsn(), sql)[0][0] > 0, f"windows up to {window_end:%H:%M}")
     wait_until_settled(isolated.dsn())
 
 
@@ -218,10 +206,10 @@ def test_sensor_redeploys_a_cancelled_job_from_its_checkpoint_and_nothing_is_los
     assert deployed["sql_version"] == runner.sql_version()
 
     _produce(isolated, start, 150, seed=11)
-    _wait_for(lambda: query(isolated.dsn(), "select count(*) from realtime.content_minute_stats")[0][0] > 0,
+    wait_until(lambda: query(isolated.dsn(), "select count(*) from realtime.content_minute_stats")[0][0] > 0,
               "first results")  # fmt: skip
     done = _checkpoints(flink, first_job)
-    _wait_for(lambda: _checkpoints(flink, first_job) > done, "a checkpoint after the first results")
+    wait_until(lambda: _checkpoints(flink, first_job) > done, "a checkpoint after the first results")
 
     # While it runs, the sensor only observes (Flink's REST metrics fill in on the first ticks).
     ticks: list = []
@@ -230,14 +218,14 @@ def test_sensor_redeploys_a_cancelled_job_from_its_checkpoint_and_nothing_is_los
         ticks.append(flink_job_health(build_sensor_context(instance=instance, resources={"flink": flink})))
         return ticks[-1].asset_events[0].metadata["records_in"].value > 0
 
-    _wait_for(observed_records, "the sensor to observe records", timeout_s=60)
+    wait_until(observed_records, "the sensor to observe records", timeout_s=60)
     assert not any(t.run_requests for t in ticks)
     observed = ticks[-1].asset_events[0].metadata
     assert observed["state"].value == "RUNNING" and observed["checkpoint_id"].value >= 1
     assert observed["records_in"].value <= 150 * 100 and observed["backpressure"].value in ("ok", "low", "high")
 
     flink.cancel(first_job)
-    _wait_for(lambda: flink.get(f"/jobs/{first_job}")["state"] == "CANCELED", "the job to be cancelled")
+    wait_until(lambda: flink.get(f"/jobs/{first_job}")["state"] == "CANCELED", "the job to be cancelled")
     checkpoint = flink.get(f"/jobs/{first_job}/checkpoints")["latest"]["completed"]["external_path"]
     _produce(isolated, start + timedelta(seconds=150), 150, seed=12)  # while no job runs
 
@@ -258,7 +246,7 @@ def test_sensor_redeploys_a_cancelled_job_from_its_checkpoint_and_nothing_is_los
 
     # Healthy again: every check passes once a checkpoint has committed the consumed offsets.
     done = _checkpoints(flink, redeployed["job_id"])
-    _wait_for(lambda: _checkpoints(flink, redeployed["job_id"]) > done, "a checkpoint after the last results")
+    wait_until(lambda: _checkpoints(flink, redeployed["job_id"]) > done, "a checkpoint after the last results")
     results = _check_results(resources, instance)
     assert len(results) == 7
     for key in [

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 from datetime import timedelta
 
 import httpx
@@ -18,7 +17,7 @@ from streampulse.stack.supervisor import Supervisor
 from tests.e2e import expected
 from tests.e2e.conftest import query as _query
 from tests.e2e.conftest import wait_until_settled as _wait_until_settled
-from tests.e2e.helpers import T0, flink_job, ms, send_clock
+from tests.e2e.helpers import T0, flink_job, ms, send_clock, wait_until
 from tests.e2e.test_stream_analytics import _approx
 
 pytestmark = pytest.mark.stack
@@ -27,18 +26,6 @@ pytestmark = pytest.mark.stack
 def _completed_checkpoints(settings, job_id: str) -> int:  # noqa: ANN001
     stats = httpx.get(f"{settings.flink_url}/jobs/{job_id}/checkpoints", timeout=10).json()
     return stats["counts"]["completed"]
-
-
-def _wait_for(predicate, what: str, timeout_s: float = 180) -> None:  # noqa: ANN001
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            if predicate():
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(1)
-    pytest.fail(f"timed out waiting for {what}")
 
 
 def test_taskmanager_killed_mid_run_loses_and_doubles_nothing(isolated):
@@ -55,10 +42,10 @@ def test_taskmanager_killed_mid_run_loses_and_doubles_nothing(isolated):
     with flink_job(isolated) as job_id:
         run_generator(settings, halves[0])
         # Some output written and a checkpoint taken after it: the crash then has state to restore.
-        _wait_for(lambda: _query(isolated.dsn(), "select count(*) from realtime.content_minute_stats")[0][0] > 0,
+        wait_until(lambda: _query(isolated.dsn(), "select count(*) from realtime.content_minute_stats")[0][0] > 0,
                   "first results")  # fmt: skip
         before = _completed_checkpoints(settings, job_id)
-        _wait_for(lambda: _completed_checkpoints(settings, job_id) > before, "a checkpoint after the first results")
+        wait_until(lambda: _completed_checkpoints(settings, job_id) > before, "a checkpoint after the first results")
 
         pid = supervisor.info("flink-taskmanager")["pid"]
         os.kill(pid, signal.SIGKILL)
@@ -67,10 +54,10 @@ def test_taskmanager_killed_mid_run_loses_and_doubles_nothing(isolated):
         send_clock(producer, T0 + timedelta(minutes=10, seconds=10))
         producer.flush()
 
-        _wait_for(lambda: supervisor.info("flink-taskmanager")["pid"] not in (0, pid), "the TaskManager to restart")
-        _wait_for(lambda: httpx.get(f"{settings.flink_url}/jobs/{job_id}", timeout=10).json()["state"] == "RUNNING",
+        wait_until(lambda: supervisor.info("flink-taskmanager")["pid"] not in (0, pid), "the TaskManager to restart")
+        wait_until(lambda: httpx.get(f"{settings.flink_url}/jobs/{job_id}", timeout=10).json()["state"] == "RUNNING",
                   "the job to run again")  # fmt: skip
-        _wait_for(
+        wait_until(
             lambda: _query(isolated.dsn(), "select count(*) from realtime.trending where window_end = "
                            f"'{(T0 + timedelta(minutes=10)).isoformat()}'")[0][0] > 0,
             "the last windows after the restore",
