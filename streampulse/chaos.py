@@ -5,9 +5,9 @@ process), and `wait_recovered` measures the time until the job demonstrably proc
 every task RUNNING, the source emitting records, and a checkpoint completed after the fault (a
 checkpoint needs every sink to have flushed to PostgreSQL, so it proves the whole path works).
 
-Flink's standalone session cluster keeps no job after its JobManager dies (no HA services here): the job
-comes back by resubmission from its newest retained checkpoint, which is what the Dagster sensor
-`flink_job_health` requests. `resubmit_from_checkpoint` is that step for a job of any name.
+The local Flink cluster runs with ZooKeeper high availability: after a JobManager crash, the restarted
+JobManager recovers the same job (same id) from its newest checkpoint by itself. (Without HA, the Dagster
+sensor `flink_job_health` resubmits a missing job from its newest retained checkpoint instead.)
 """
 
 from __future__ import annotations
@@ -78,36 +78,12 @@ def last_checkpoint_ms(settings: Settings, job_id: str) -> int:
     return int(latest.get("latest_ack_timestamp") or 0)
 
 
-def checkpoint_on_disk(settings: Settings, job_id: str) -> str | None:
-    """The job's newest completed checkpoint in the cluster's checkpoint directory (survives JobManager loss)."""
-    root = settings.data_dir / "flink" / "checkpoints"
-    # <root>/<job id>/chk-N, or <root>/<job name>/<job id>/chk-N when the job sets its own directory.
-    metas = [*root.glob(f"{job_id}/chk-*/_metadata"), *root.glob(f"*/{job_id}/chk-*/_metadata")]
-    metas.sort(key=lambda p: int(p.parent.name.removeprefix("chk-")))
-    return metas[-1].parent.as_uri() if metas else None
-
-
-def resubmit_from_checkpoint(job: Job) -> str:
-    """What the sensor's redeploy does when the job is gone: submit again from the newest retained checkpoint."""
-    if runner.find_running_job(job.settings, job.name):
-        return job.job_id
-    # The same lookup as the Dagster deploy asset: after a JobManager restart the REST API has forgotten the
-    # job, so the newest checkpoint in the job name's folder on disk.
-    return job.submit(runner.latest_checkpoint(job.settings, job.name) or checkpoint_on_disk(job.settings, job.job_id))
-
-
-def wait_recovered(job: Job, fault_at: float, timeout_s: float = 240, on_missing=None) -> float:  # noqa: ANN001
+def wait_recovered(job: Job, fault_at: float, timeout_s: float = 240) -> float:
     """Seconds from `fault_at` (time.time()) until the job runs, reads new records and has checkpointed."""
     deadline = time.monotonic() + timeout_s
     previous = -1
     while time.monotonic() < deadline:
         state = job_state(job.settings, job.job_id)
-        if state is None and on_missing is not None:
-            try:
-                on_missing()
-            except (httpx.HTTPError, RuntimeError):
-                pass
-            state = job_state(job.settings, job.job_id)
         if state and state["state"] == "RUNNING" and all(v["status"] == "RUNNING" for v in state["vertices"]):
             try:
                 records = source_records(state)

@@ -38,6 +38,7 @@ class Settings(BaseSettings):
     flink_rest_port: int = 8081
     flink_rpc_port: int = 6123  # JobManager RPC (a second local stack needs other ports)
     flink_blob_port: int = 6124
+    zookeeper_port: int = 2181  # Flink's bundled ZooKeeper: JobManager high availability
     postgres_port: int = 5433
     dagster_port: int = 3000
     api_port: int = 8000
@@ -60,6 +61,12 @@ class Settings(BaseSettings):
     kafka_min_insync_replicas: int = 1
     database_name: str = "streampulse"
     database_user: str = "streampulse"
+
+    # The local Flink cluster keeps its jobs through a JobManager crash (ZooKeeper HA: job graphs and
+    # checkpoint pointers survive, the restarted JobManager resumes the jobs from their newest checkpoint).
+    flink_high_availability: bool = True
+    # How long a dead JobManager holds its leadership: the floor of the time to recover from its crash.
+    flink_ha_session_timeout_ms: int = 8_000
 
     # Flink job behaviour.
     flink_parallelism: int = 1

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import socket
 import subprocess
 import sys
 from collections.abc import Callable
@@ -211,6 +212,8 @@ def kafka_health(settings: Settings) -> Callable[[], None]:
     def check() -> None:
         from confluent_kafka.admin import AdminClient
 
+        # A closed port first: librdkafka would print a "Connection refused" line per attempt while Kafka starts.
+        socket.create_connection((settings.bind_host, settings.kafka_port), timeout=3).close()
         admin = AdminClient({"bootstrap.servers": settings.bootstrap_servers, "socket.timeout.ms": 3000})
         metadata = admin.list_topics(timeout=3)
         if not metadata.brokers:
@@ -251,6 +254,33 @@ def flink_home() -> Path:
     return Path(pyflink.__file__).parent
 
 
+def flink_ha_dir(settings: Settings) -> Path:
+    return settings.data_dir / "flink" / "ha"
+
+
+def zookeeper_data_dir(settings: Settings) -> Path:
+    return settings.data_dir / "zookeeper"
+
+
+def _high_availability(settings: Settings) -> str:
+    """Flink's ZooKeeper HA options: a restarted JobManager finds its jobs and their newest checkpoints."""
+    if not settings.flink_high_availability:
+        return ""
+    options = {
+        "high-availability.type": "zookeeper",
+        "high-availability.storageDir": flink_ha_dir(settings).as_uri(),
+        "high-availability.cluster-id": "/streampulse",
+        "high-availability.zookeeper.quorum": f"{settings.bind_host}:{settings.zookeeper_port}",
+        # A killed JobManager keeps its leadership until its ZooKeeper session expires: this is the wait.
+        "high-availability.zookeeper.client.session-timeout": settings.flink_ha_session_timeout_ms,
+        "high-availability.zookeeper.client.connection-timeout": 5000,
+        # A connection hiccup on a busy machine must not cost the leadership (only session expiry does).
+        "high-availability.zookeeper.client.tolerate-suspended-connections": "true",
+        "zookeeper.heap.mb": 128,
+    }
+    return "".join(f"{key}: {value}\n" for key, value in options.items())
+
+
 def prepare_flink(settings: Settings) -> None:
     conf = settings.state_dir / "conf" / "flink"
     render(
@@ -263,11 +293,45 @@ def prepare_flink(settings: Settings) -> None:
         slots=settings.flink_taskmanager_slots,
         checkpoint_dir=settings.data_dir / "flink" / "checkpoints",
         savepoint_dir=settings.data_dir / "flink" / "savepoints",
+        high_availability=_high_availability(settings),
     )
     for name in ("log4j-console.properties", "log4j.properties", "log4j-cli.properties"):
         shutil.copy(flink_home() / "conf" / name, conf / name)
     (settings.data_dir / "flink" / "checkpoints").mkdir(parents=True, exist_ok=True)
     (settings.data_dir / "flink" / "savepoints").mkdir(parents=True, exist_ok=True)
+
+
+def prepare_zookeeper(settings: Settings) -> None:
+    """Render zoo.cfg; on a fresh stack start, forget the previous run's HA state.
+
+    HA state lives as long as the stack: it carries the jobs through a JobManager crash, while `stack up`
+    after `stack down` (or a reboot) starts clean and resubmits the job from its newest retained checkpoint,
+    as without HA. Checkpoints and savepoints are not touched.
+    """
+    from streampulse.stack.supervisor import Supervisor
+
+    if not Supervisor(settings).running():
+        shutil.rmtree(zookeeper_data_dir(settings), ignore_errors=True)
+        shutil.rmtree(flink_ha_dir(settings), ignore_errors=True)
+    zookeeper_data_dir(settings).mkdir(parents=True, exist_ok=True)
+    render(
+        "flink/zoo.cfg",
+        settings.state_dir / "conf" / "flink" / "zoo.cfg",
+        data_dir=zookeeper_data_dir(settings),
+        port=settings.zookeeper_port,
+        host=settings.bind_host,
+    )
+
+
+def zookeeper_health(settings: Settings) -> Callable[[], None]:
+    def check() -> None:
+        with socket.create_connection((settings.bind_host, settings.zookeeper_port), timeout=3) as conn:
+            conn.sendall(b"ruok")
+            answer = conn.recv(16)
+        if answer != b"imok":
+            raise StackError(f"ZooKeeper answered {answer!r} to ruok")
+
+    return check
 
 
 def flink_env(settings: Settings, java: Java) -> dict[str, str]:
@@ -384,6 +448,23 @@ def build_components(settings: Settings, java: Java) -> list[Component]:
         )
     if not settings.flink_external:
         fhome = flink_home()
+        if settings.flink_high_availability:
+            components.append(
+                Component(
+                    name="zookeeper",
+                    title="ZooKeeper (Flink HA)",
+                    group=CORE,
+                    command=["bash", str(fhome / "bin" / "zookeeper.sh"), "start-foreground", "1"],
+                    log_file=logs / "zookeeper.log",
+                    health=zookeeper_health(settings),
+                    port=settings.zookeeper_port,
+                    port_setting="STREAMPULSE_ZOOKEEPER_PORT",
+                    url=f"{host}:{settings.zookeeper_port}",
+                    prepare=lambda: prepare_zookeeper(settings),
+                    env=flink_env(settings, java),
+                    timeout_s=60,
+                )
+            )
         components += [
             Component(
                 name="flink-jobmanager",

@@ -37,7 +37,9 @@ def second_flink(stack: Settings, tmp_path_factory: pytest.TempPathFactory) -> I
     (state / "lib").symlink_to(stack.lib_dir)  # the same connector jars
     settings = stack.model_copy(
         update={"state_dir": state, "flink_rest_port": REST_PORT, "flink_rpc_port": RPC_PORT,
-                "flink_blob_port": BLOB_PORT, "flink_taskmanager_slots": 2}
+                "flink_blob_port": BLOB_PORT, "flink_taskmanager_slots": 2,
+                # Not HA: with the stack's ZooKeeper and cluster id it would contend for the stack's leadership.
+                "flink_high_availability": False}
     )  # fmt: skip
     prepare_flink(settings)
     env = {**os.environ, **flink_env(settings, find_java())}

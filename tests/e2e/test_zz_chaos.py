@@ -31,10 +31,10 @@ from tests.conftest import Isolated, _drop
 pytestmark = [pytest.mark.stack, pytest.mark.timeout(1800)]  # module set-up + a resubmission
 
 RATE = 200  # events per second, event time = now
-# Each fault must be recovered from within this. The goal is 30 s (see the measured figures in
-# docs/operations.md); the bound is loose because CI machines are shared and a resubmission after a
-# JobManager loss starts a PyFlink client JVM, which takes minutes on a loaded 2-core machine.
-BOUND_S = float(os.environ.get("STREAMPULSE_CHAOS_BOUND_S", "600"))
+# Each fault must be recovered from within this. The goal is 30 s (the long form, bench/chaos.py, reports
+# against it); the bound here is looser because CI machines are shared and a loaded 2-core machine can take
+# several times longer to start a JVM.
+BOUND_S = float(os.environ.get("STREAMPULSE_CHAOS_BOUND_S", "180"))
 RECOVERY: dict[str, dict] = {}
 
 
@@ -52,6 +52,7 @@ def chaos_job(stack: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iter
     job.submit()
     generator = chaos.Generator(stack, iso.topic, RATE, tmp_path_factory.mktemp("chaos") / "generator.log")
     generator.start()
+    RECOVERY["load_started_at"] = time.time()
     try:
         chaos.wait_recovered(job, time.time(), timeout_s=600)  # running, reading, checkpointed: the baseline
         yield job, generator
@@ -118,25 +119,26 @@ def test_corrupt_records_are_dead_lettered_without_a_restart(chaos_job):
     _record("corrupt_records", chaos.wait_recovered(job, fault), dead_lettered_s=round(dead_lettered, 1))
 
 
-def test_jobmanager_kill9_job_resubmitted_from_its_checkpoint(chaos_job):
+def test_jobmanager_kill9_job_recovered_by_the_new_jobmanager(chaos_job):
     job, _ = chaos_job
+    if not job.settings.flink_high_availability:
+        pytest.skip("Flink HA is switched off: a lost job is resubmitted by the Dagster sensor (test_dagster_ops)")
     old_id = job.job_id
     fault = time.time()
     pid = chaos.kill9(job.settings, "flink-jobmanager")
     chaos.wait_component(job.settings, "flink-jobmanager", pid)
-    # Standalone without HA: the new JobManager has no job; the sensor's redeploy resubmits from the
-    # newest checkpoint of the lost job.
-    recovered = chaos.wait_recovered(
-        job, fault, timeout_s=BOUND_S + 60, on_missing=lambda: chaos.resubmit_from_checkpoint(job)
-    )
-    assert job.job_id != old_id
+    # ZooKeeper HA: the restarted JobManager finds the job graph and its newest checkpoint by itself.
+    recovered = chaos.wait_recovered(job, fault, timeout_s=BOUND_S + 60)
+    assert job.job_id == old_id
     restored = chaos._get(job.settings, f"/jobs/{job.job_id}/checkpoints")["latest"]["restored"]
-    assert old_id in restored["external_path"]
+    assert restored and not restored["is_savepoint"], restored
     _record("jobmanager_kill9", recovered, restored_from=restored["external_path"])
 
 
 def test_reconciliation_after_all_faults_nothing_lost_nothing_doubled(chaos_job):
     job, generator = chaos_job
+    # At least two whole minutes of load behind the faults (recoveries can be quick): closed windows to compare.
+    time.sleep(max(0.0, RECOVERY.pop("load_started_at") + 150 - time.time()))
     generator.stop()
     report = None
     deadline = time.monotonic() + 120

@@ -1,0 +1,73 @@
+"""The local stack's rendered configuration: Flink high availability through Flink's bundled ZooKeeper."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from streampulse.settings import Settings
+from streampulse.stack.components import (
+    build_components,
+    flink_ha_dir,
+    prepare_flink,
+    prepare_zookeeper,
+    zookeeper_data_dir,
+)
+from streampulse.stack.preflight import Java
+
+JAVA = Java(executable=Path("/usr/bin/java"), home=Path("/usr"), major=17)
+
+
+@pytest.fixture(autouse=True)
+def _external_kafka_and_registry(monkeypatch):
+    # Their commands need the downloaded jars; these tests are about Flink and ZooKeeper.
+    monkeypatch.setenv("STREAMPULSE_KAFKA_BOOTSTRAP_SERVERS", "kafka.example:9092")
+    monkeypatch.setenv("STREAMPULSE_SCHEMA_REGISTRY_URL", "http://registry.example:8085")
+
+
+def _flink_config(settings: Settings) -> dict:
+    prepare_flink(settings)
+    return yaml.safe_load((settings.state_dir / "conf" / "flink" / "config.yaml").read_text())
+
+
+def test_flink_runs_with_zookeeper_high_availability_by_default(tmp_path):
+    settings = Settings(state_dir=tmp_path, zookeeper_port=2999)
+    config = _flink_config(settings)
+    assert config["high-availability.type"] == "zookeeper"
+    assert config["high-availability.zookeeper.quorum"] == "127.0.0.1:2999"
+    assert config["high-availability.storageDir"] == flink_ha_dir(settings).as_uri()
+    assert config["high-availability.zookeeper.client.session-timeout"] == settings.flink_ha_session_timeout_ms
+    assert config["heartbeat"] == {"interval": 2000, "timeout": 20000}
+    names = [c.name for c in build_components(settings, JAVA)]
+    assert names.index("zookeeper") < names.index("flink-jobmanager")
+
+
+def test_without_high_availability_there_is_no_zookeeper(tmp_path):
+    settings = Settings(state_dir=tmp_path, flink_high_availability=False)
+    config = _flink_config(settings)
+    assert not [key for key in config if key.startswith("high-availability")]
+    assert "zookeeper" not in [c.name for c in build_components(settings, JAVA)]
+
+
+def test_an_external_flink_cluster_brings_its_own_high_availability(tmp_path, monkeypatch):
+    monkeypatch.setenv("STREAMPULSE_FLINK_REST_URL", "http://flink.example:8081")
+    names = [c.name for c in build_components(Settings(state_dir=tmp_path), JAVA)]
+    assert "zookeeper" not in names and "flink-jobmanager" not in names
+
+
+def test_zookeeper_listens_on_the_stack_address_only_and_starts_clean(tmp_path):
+    settings = Settings(state_dir=tmp_path, zookeeper_port=2999)
+    stale = [zookeeper_data_dir(settings) / "version-2" / "log.1", flink_ha_dir(settings) / "job-graph"]
+    for path in stale:
+        path.parent.mkdir(parents=True)
+        path.write_text("from the previous run")
+    prepare_zookeeper(settings)  # supervisord is not running: a fresh stack start
+    assert not any(path.exists() for path in stale)
+    cfg = dict(
+        line.split("=", 1)
+        for line in (settings.state_dir / "conf" / "flink" / "zoo.cfg").read_text().splitlines()
+        if line and not line.startswith("#")
+    )
+    assert cfg["clientPortAddress"] == "127.0.0.1" and cfg["clientPort"] == "2999"
+    assert cfg["admin.enableServer"] == "false"
+    assert cfg["dataDir"] == str(zookeeper_data_dir(settings))
