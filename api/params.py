@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from datetime import date, datetime, timedelta, timezone
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Query
 from pydantic import AwareDatetime
 
 from api.errors import invalid
+
+T = TypeVar("T")
 
 Start = Annotated[
     AwareDatetime | None,
@@ -102,3 +105,24 @@ def decode_cursor(cursor: str, kinds: tuple[type, ...]) -> list[Any]:
         return out
     except (ValueError, TypeError, UnicodeDecodeError) as exc:
         raise invalid("cursor", "is not a cursor this API returned") from exc
+
+
+def after_cursor(
+    cursor: str | None, columns: list[str], kinds: tuple[type, ...], *, descending: bool = False
+) -> tuple[str, dict[str, Any]]:
+    """The keyset predicate continuing after the cursor's row, and its parameters (`true` without a cursor).
+
+    `columns` is the sort key in ORDER BY order, all ascending or all `descending`.
+    """
+    if not cursor:
+        return "true", {}
+    values = decode_cursor(cursor, kinds)
+    names = [f"cursor_{i}" for i in range(len(columns))]
+    row = ", ".join(f"%({n})s" for n in names)
+    return f"({', '.join(columns)}) {'<' if descending else '>'} ({row})", dict(zip(names, values, strict=True))
+
+
+def page(rows: list[T], limit: int, sort_key: Callable[[T], list[Any]]) -> tuple[list[T], str | None]:
+    """The first `limit` rows (the query asked for one more) and the cursor for the next page, if any."""
+    items = rows[:limit]
+    return items, encode_cursor(sort_key(items[-1])) if len(rows) > limit else None

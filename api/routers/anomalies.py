@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from api.deps import AckKey, DbConn, ReadKey, WriterConn
 from api.errors import invalid, responses
-from api.params import Cursor, End, Limit, Start, decode_cursor, encode_cursor
+from api.params import Cursor, End, Limit, Start, after_cursor, page
 
 router = APIRouter(prefix="/anomalies", tags=["anomalies"])
 
@@ -132,19 +132,17 @@ async def list_anomalies(
     if end:
         where.append("a.started_at < %(end)s")
         params["end"] = end
-    if cursor:
-        c_start, c_kind, c_subject = decode_cursor(cursor, (datetime, str, str))
-        where.append("(a.started_at, a.anomaly_kind, a.subject) < (%(c_start)s, %(c_kind)s, %(c_subject)s)")
-        params |= {"c_start": c_start, "c_kind": c_kind, "c_subject": c_subject}
+    after, after_params = after_cursor(
+        cursor, ["a.started_at", "a.anomaly_kind", "a.subject"], (datetime, str, str), descending=True
+    )
+    where.append(after)
+    params |= after_params
     sql = f"{_SELECT} where {' and '.join(where)} order by a.started_at desc, a.anomaly_kind desc, a.subject desc" \
           " limit %(limit)s"  # fmt: skip
     cur = await conn.execute(sql, params)
     rows = await cur.fetchall()
-    items = [_anomaly(r) for r in rows[:limit]]
-    last = items[-1] if len(rows) > limit else None
-    return AnomalyPage(
-        items=items, next_cursor=encode_cursor([last.started_at, last.anomaly_kind, last.subject]) if last else None
-    )
+    items, next_cursor = page([_anomaly(r) for r in rows], limit, lambda a: [a.started_at, a.anomaly_kind, a.subject])
+    return AnomalyPage(items=items, next_cursor=next_cursor)
 
 
 async def _get(conn: DbConn, value: str) -> Anomaly:

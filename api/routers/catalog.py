@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from api.deps import DbConn, ReadKey
 from api.errors import responses
-from api.params import Cursor, Limit, decode_cursor, encode_cursor
+from api.params import Cursor, Limit, after_cursor, page
 
 router = APIRouter(prefix="/catalog", tags=["catalog"])
 
@@ -66,18 +66,18 @@ async def search(
     if content_type:
         where.append("content_type = %(type)s")
         params["type"] = content_type
-    if cursor:
-        c_title, c_id = decode_cursor(cursor, (str, str))
-        where.append("(title, content_id) > (%(c_title)s, %(c_id)s)")
-        params |= {"c_title": c_title, "c_id": c_id}
+    after, after_params = after_cursor(cursor, ["title", "content_id"], (str, str))
+    where.append(after)
+    params |= after_params
     sql = (
         f"select {_COLUMNS} from catalog.content where {' and '.join(where)} order by title, content_id limit %(limit)s"
     )
     cur = await conn.execute(sql, params)
     rows = await cur.fetchall()
-    items = [CatalogItem(**dict(zip(_FIELDS, r, strict=True))) for r in rows[:limit]]
-    last = items[-1] if len(rows) > limit else None
-    return CatalogPage(items=items, next_cursor=encode_cursor([last.title, last.content_id]) if last else None)
+    items, next_cursor = page(
+        [CatalogItem(**dict(zip(_FIELDS, r, strict=True))) for r in rows], limit, lambda i: [i.title, i.content_id]
+    )
+    return CatalogPage(items=items, next_cursor=next_cursor)
 
 
 @router.get("/{content_id}", response_model=CatalogItem, summary="One catalog item",

@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 
 from api.deps import DbConn, ReadKey
 from api.errors import invalid, responses
-from api.params import Cursor, Limit, day_range, decode_cursor, encode_cursor
+from api.params import Cursor, Limit, after_cursor, day_range, page
 
 router = APIRouter(prefix="/marts", tags=["marts"])
 
@@ -100,10 +100,9 @@ async def read_mart(
         if value is not None:
             where.append(f"{name} = %({name})s")
             params[name] = value
-    if cursor:
-        values = decode_cursor(cursor, tuple(KEY_TYPES.get(k, str) for k in key))
-        where.append(f"({', '.join(key)}) > ({', '.join(f'%(k{i})s' for i in range(len(key)))})")
-        params |= {f"k{i}": v for i, v in enumerate(values)}
+    after, after_params = after_cursor(cursor, key, tuple(KEY_TYPES.get(k, str) for k in key))
+    where.append(after)
+    params |= after_params
     params["limit"] = limit + 1
     sql = f"select * from marts.{table} where {' and '.join(where)} order by {', '.join(key)} limit %(limit)s"
     try:
@@ -122,9 +121,5 @@ async def read_mart(
     except pg_errors.InsufficientPrivilege:
         raise HTTPException(503, f"mart: '{mart.value}' is not readable by the API's role yet",
                             headers={"Retry-After": "60"}) from None  # fmt: skip
-    items = [{k: _json(v) for k, v in r.items()} for r in rows[:limit]]
-    last = items[-1] if len(rows) > limit else None
-    return MartPage(
-        mart=mart, start_day=start_day, end_day=end_day, items=items,
-        next_cursor=encode_cursor([last[k] for k in key]) if last else None,
-    )  # fmt: skip
+    items, next_cursor = page([{k: _json(v) for k, v in r.items()} for r in rows], limit, lambda r: [r[k] for k in key])
+    return MartPage(mart=mart, start_day=start_day, end_day=end_day, items=items, next_cursor=next_cursor)

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 
 from api.deps import ReadKey
 from api.errors import responses
-from api.params import Cursor, Limit, decode_cursor, encode_cursor
+from api.params import Cursor, Limit, decode_cursor, page
 
 router = APIRouter(prefix="/reports", tags=["reports"])
 DAY = r"^\d{4}-\d{2}-\d{2}$"
@@ -65,8 +65,9 @@ async def list_reports(request: Request, _key: ReadKey, limit: Limit = 30, curso
             if folder.is_dir() and not folder.is_symlink() and (before is None or day < before):
                 days.append(day)
     days.sort(reverse=True)
-    items = [Report(day=d, files=_files(root / d.isoformat(), d.isoformat())) for d in days[:limit]]
-    return ReportPage(items=items, next_cursor=encode_cursor([days[limit - 1]]) if len(days) > limit else None)
+    days, next_cursor = page(days, limit, lambda d: [d])
+    return ReportPage(items=[Report(day=d, files=_files(root / d.isoformat(), d.isoformat())) for d in days],
+                      next_cursor=next_cursor)  # fmt: skip
 
 
 @router.get(

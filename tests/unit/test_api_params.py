@@ -10,7 +10,7 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 from fastapi.exceptions import RequestValidationError
 
-from api.params import decode_cursor, encode_cursor, time_range
+from api.params import after_cursor, decode_cursor, encode_cursor, page, time_range
 from api.ratelimit import KeyRateLimiter
 from api.routers.alerts import parse_alert, parse_resume
 from api.routers.anomalies import ID_PATTERN, anomaly_id, parse_id
@@ -28,6 +28,17 @@ def test_cursor_round_trip_keeps_types_and_rejects_forgeries():
         with pytest.raises(RequestValidationError) as err:
             decode_cursor(bad, (datetime, str))
         assert err.value.errors()[0]["loc"] == ("query", "cursor")
+
+
+def test_keyset_pages_continue_after_the_last_row_of_the_previous_page():
+    rows = [("a", 1), ("b", 2), ("c", 3)]  # the query asked for limit + 1 rows
+    items, cursor = page(rows, 2, lambda r: [r[0], r[1]])
+    assert items == rows[:2]
+    predicate, params = after_cursor(cursor, ["title", "n"], (str, int))
+    assert predicate == "(title, n) > (%(cursor_0)s, %(cursor_1)s)" and params == {"cursor_0": "b", "cursor_1": 2}
+    assert after_cursor(cursor, ["title", "n"], (str, int), descending=True)[0].startswith("(title, n) < ")
+    assert page(rows, 3, lambda r: [r[0]]) == (rows, None)  # the last page has no cursor
+    assert after_cursor(None, ["title"], (str,)) == ("true", {})
 
 
 def test_time_range_is_utc_bounded_and_defaults_to_the_last_span():
