@@ -93,7 +93,7 @@ class _Wrapped:
         self.process.wait(timeout=60)
 
 
-def inject(fault: str, job: chaos.Job, generator: _Wrapped, segment: dict) -> tuple[float, dict]:
+def inject(fault: str, job: chaos.Job, generator: _Wrapped, segment: dict) -> tuple[chaos.Recovery, dict]:
     """Hit the job with one fault; return when it is recovered: (seconds, details)."""
     settings = job.settings
     fault_at = time.time()
@@ -152,13 +152,15 @@ def main() -> None:
                        "a third of the segment in Kafka", 600)  # fmt: skip
             print(f"[{fault}] injecting at {topic_records(settings, topic) - before} events of the segment", flush=True)
             recovered, details = inject(fault, job, _Wrapped(generator), segment)
-            print(f"[{fault}] recovered in {recovered:.1f} s {details}", flush=True)
+            print(f"[{fault}] processing again after {recovered.resumed_s} s, checkpointed after "
+                  f"{recovered.checkpointed_s} s {details}", flush=True)  # fmt: skip
             for proc in (generator, segment.get("restarted")):
                 if proc is not None:
                     proc.wait(timeout=1800)
             wait_until(lambda: committed(settings, topic, job.name) >= topic_records(settings, topic),
                        "the job to catch up (committed offsets at the end)", 1800)  # fmt: skip
-            results.append({"fault": fault, "recovered_s": round(recovered, 1), "segment_start": segment["start"],
+            results.append({"fault": fault, "resumed_s": recovered.resumed_s, "recovered_s": recovered.checkpointed_s,
+                            "segment_start": segment["start"],
                             "segment_end": segment["start"] + span, **details})  # fmt: skip
         producer = EventProducer(settings, topic)
         send_clock(producer, T0 + len(faults) * span + timedelta(seconds=30))
@@ -194,8 +196,8 @@ def main() -> None:
         conn.execute(f'drop database if exists "{database}" with (force)')
     worst = max((r["recovered_s"] for r in results), default=0)
     print(
-        f"SUMMARY chaos: {len(results)} faults x {args.events_per_fault} events; recovery "
-        + ", ".join(f"{r['fault']} {r['recovered_s']} s" for r in results)
+        f"SUMMARY chaos: {len(results)} faults x {args.events_per_fault} events; processing again/checkpointed after "
+        + ", ".join(f"{r['fault']} {r['resumed_s']}/{r['recovered_s']} s" for r in results)
         + f" (max {worst} s); lost {sum(r['lost'] for r in results)}, doubled {sum(r['doubled'] for r in results)}, "
         + f"all reconciled: {all(r['reconciled'] for r in results)}"
     )

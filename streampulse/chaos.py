@@ -1,8 +1,8 @@
 """Faults for the chaos suite (tests/e2e/test_zz_chaos.py, short) and benchmark (bench/chaos.py, long).
 
 Each fault acts on a real process of the local stack through supervisord (or on the test's own generator
-process), and `wait_recovered` measures the time until the job demonstrably processes new records again:
-every task RUNNING, the source emitting records, and a checkpoint completed after the fault (a
+process), and `wait_recovered` measures the time until the job demonstrably processes new records again
+(every task RUNNING, the source emitting records) and until a checkpoint has completed after the fault (a
 checkpoint needs every sink to have flushed to PostgreSQL, so it proves the whole path works).
 
 The local Flink cluster runs with ZooKeeper high availability: after a JobManager crash, the restarted
@@ -78,10 +78,21 @@ def last_checkpoint_ms(settings: Settings, job_id: str) -> int:
     return int(latest.get("latest_ack_timestamp") or 0)
 
 
-def wait_recovered(job: Job, fault_at: float, timeout_s: float = 240) -> float:
-    """Seconds from `fault_at` (time.time()) until the job runs, reads new records and has checkpointed."""
+@dataclass(frozen=True)
+class Recovery:
+    """Seconds from the fault until the job read new records again with every task running (`resumed_s`), and
+    until a checkpoint completed after the fault as well (`checkpointed_s`: every sink flushed to PostgreSQL).
+    The second includes the wait for the next checkpoint (Flink starts the first one after a restore at a
+    random point within the checkpoint interval)."""
+
+    resumed_s: float
+    checkpointed_s: float
+
+
+def wait_recovered(job: Job, fault_at: float, timeout_s: float = 240) -> Recovery:
+    """Wait until the job runs, reads new records and has checkpointed since `fault_at` (time.time())."""
     deadline = time.monotonic() + timeout_s
-    previous = -1
+    previous, resumed = -1, None
     while time.monotonic() < deadline:
         state = job_state(job.settings, job.job_id)
         if state and state["state"] == "RUNNING" and all(v["status"] == "RUNNING" for v in state["vertices"]):
@@ -90,12 +101,14 @@ def wait_recovered(job: Job, fault_at: float, timeout_s: float = 240) -> float:
                 checkpointed = last_checkpoint_ms(job.settings, job.job_id) > fault_at * 1000
             except (httpx.HTTPError, KeyError, ValueError):
                 records, checkpointed = -1, False
-            if checkpointed and previous >= 0 and records > previous:
-                return time.time() - fault_at
+            if previous >= 0 and records > previous:
+                resumed = resumed or time.time() - fault_at
+                if checkpointed:
+                    return Recovery(round(resumed, 1), round(time.time() - fault_at, 1))
             previous = records
-        else:
-            previous = -1
-        time.sleep(1)
+        else:  # not (or no longer) running: a restart after a first sign of life starts the count again
+            previous, resumed = -1, None
+        time.sleep(0.5)
     raise TimeoutError(f"job {job.name} did not recover within {timeout_s:.0f} s")
 
 

@@ -4,7 +4,6 @@ promotion puts them into realtime.* in one transaction and keeps the replaced ro
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import psycopg
@@ -13,11 +12,13 @@ import pytest
 from generator.producer import EventProducer
 from generator.run import RunConfig, run_generator
 from generator.scenarios import load
+from orchestration.resources import FlinkResource, KafkaResource, PostgresResource
+from orchestration.streaming.replay import replay_time_range
 from streampulse import recompute, replay
 from streampulse.reconcile import reconcile
 from tests.e2e.helpers import T0, ms, send_clock
 
-# Two bounded runs of the job (submitted together): minutes on a loaded 2-core machine.
+# Two bounded runs of the job, one after the other: minutes on a loaded 2-core machine.
 pytestmark = [pytest.mark.stack, pytest.mark.timeout(1800)]
 
 MINUTES = 8
@@ -46,20 +47,33 @@ def test_replay_with_a_changed_rule_shows_the_diff_and_promotes(isolated):
     new_alerts, new_incidents = recompute.expected_anomalies(events, new_settings)
     assert old_alerts.keys() != new_alerts.keys(), "the rule change must matter for this data"
 
-    # Two replays at once: today's rules (promoted into the empty live tables, it plays the live job's
-    # results) and the changed rule.
-    with ThreadPoolExecutor(2) as pool:
-        runs = list(pool.map(lambda rule: replay.run_replay(settings, rule, isolated.topic, isolated.database),
-                             [{}, NEW_RULE]))  # fmt: skip
-    first, second = runs
-    assert {first.version, second.version} == {1, 2} and second.overrides == NEW_RULE
+    # Today's rules first, from the library as the CLI runs it: promoted into the empty live tables, this
+    # replay plays the live job's results.
+    first = replay.run_replay(settings, {}, isolated.topic, isolated.database)
     replay.promote(settings, first.version, start, end, isolated.database)
     assert reconcile(settings, isolated.topic, isolated.database, start, end).ok
 
+    # The changed rule as an operator launches it: the Dagster job `replay_time_range` with config.
+    resources = {
+        "kafka": KafkaResource(bootstrap_servers=settings.bootstrap_servers, events_topic=isolated.topic,
+                               alerts_topic=isolated.alerts_topic),
+        "postgres": PostgresResource(database=isolated.database),
+        "flink": FlinkResource(rest_url=settings.flink_url),
+    }  # fmt: skip
+    config = {"start": start.isoformat(), "end": end.isoformat(), "overrides": NEW_RULE, "promote": False}
+    launched = replay_time_range.execute_in_process(
+        run_config={"ops": {"replay_range": {"config": config}}}, resources=resources
+    )
+    assert launched.success
+    output = launched.output_for_node("replay_range")
+    version, schema = output["version"], output["schema"]
+    assert version == first.version + 1 and schema == replay.schema_of(version) and output["promoted"] is None
+
     # Only the anomaly tables differ, exactly by what the rule changes.
-    diffs = {d.table: d for d in replay.diff_versions(settings, second.version, start, end, isolated.database)}
-    report = replay.render_diff(second.version, start, end, list(diffs.values()))
+    diffs = {d.table: d for d in replay.diff_versions(settings, version, start, end, isolated.database)}
+    report = replay.render_diff(version, start, end, list(diffs.values()))
     print(report)
+    assert output["report"] == report  # what the Dagster run logged
     changed = {t for t, d in diffs.items() if not d.ok}
     assert changed <= {"cdn_alerts", "cdn_incidents"} and "cdn_alerts" in changed, report
     alerts = diffs["cdn_alerts"]
@@ -67,16 +81,14 @@ def test_replay_with_a_changed_rule_shows_the_diff_and_promotes(isolated):
     assert {k for k, _ in alerts.extra} == new_alerts.keys() - old_alerts.keys()
     assert "cdn_alerts" in report and ("gone" in report or "new" in report)
 
-    counts = replay.promote(settings, second.version, start, end, isolated.database)
+    counts = replay.promote(settings, version, start, end, isolated.database)
     assert counts["cdn_alerts"]["promoted"] == len(new_alerts)
     # The live tables now hold the new rule's results, every other table unchanged (reconciled to Kafka).
     assert reconcile(new_settings, isolated.topic, isolated.database, start, end).ok
     with psycopg.connect(isolated.dsn()) as conn:
         live = {r[:3] for r in conn.execute("select anomaly_kind, subject, started_at from realtime.cdn_alerts")}
-        kept_sql = f"select anomaly_kind, subject, started_at from {second.schema}_replaced.cdn_alerts"
+        kept_sql = f"select anomaly_kind, subject, started_at from {schema}_replaced.cdn_alerts"
         kept = {r[:3] for r in conn.execute(kept_sql)}
-        info = conn.execute(
-            f"select overrides, jsonb_array_length(promoted) from {second.schema}.replay_info"
-        ).fetchone()
+        info = conn.execute(f"select overrides, jsonb_array_length(promoted) from {schema}.replay_info").fetchone()
     assert live == set(new_alerts) and kept == set(old_alerts)
     assert info == (NEW_RULE, 1)
