@@ -9,7 +9,7 @@ ZooKeeper HA and its newest checkpoint), Kafka broker restart, PostgreSQL restar
 restart, corrupt records. It kills and restarts components of the stack it runs against: use a stack of
 your own (STREAMPULSE_STATE_DIR and other ports).
 
-    .venv/bin/python bench/chaos.py [--events-per-fault 1000000] [--faults taskmanager,jobmanager,...]
+    .venv/bin/python bench/chaos.py [--events-per-fault 1000000] [--rounds 3] [--faults taskmanager,jobmanager,...]
 
 Writes bench/results/chaos.json and prints one SUMMARY line.
 """
@@ -20,6 +20,7 @@ import argparse
 import json
 import math
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -123,14 +124,8 @@ def inject(fault: str, job: chaos.Job, generator: _Wrapped, segment: dict) -> tu
     return chaos.wait_recovered(job, fault_at, timeout_s=600), details
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--events-per-fault", type=int, default=1_000_000)
-    parser.add_argument("--faults", default=",".join(FAULTS))
-    parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "chaos.json")
-    args = parser.parse_args()
-    settings = get_settings()
-    faults = [f for f in args.faults.split(",") if f]
+def run_round(settings, faults: list[str], events_per_fault: int, round_no: int) -> list[dict]:  # noqa: ANN001
+    """One job on a topic and database of its own; each fault on its own segment; each segment reconciled."""
     suffix = uuid.uuid4().hex[:6]
     topic, database = f"bench-chaos-{suffix}", f"bench_chaos_{suffix}"
     bootstrap.ensure_database(settings, database)
@@ -140,38 +135,40 @@ def main() -> None:
     job = chaos.Job(settings, f"bench-chaos-{suffix}", topic, database, f"{topic}-alerts")
     job.submit()
     results: list[dict] = []
-    span = timedelta(minutes=math.ceil(args.events_per_fault / SEGMENT_RATE / 60))
+    span = timedelta(minutes=math.ceil(events_per_fault / SEGMENT_RATE / 60))
     try:
         for i, fault in enumerate(faults):
-            segment = {"start": T0 + i * span, "span": span, "count": args.events_per_fault}
+            segment = {"start": T0 + i * span, "span": span, "count": events_per_fault}
             before = topic_records(settings, topic)
-            count = int(args.events_per_fault * (0.6 if fault == "generator" else 1))
-            generator = produce(settings, topic, segment["start"], count, seed=10 + i)
+            count = int(events_per_fault * (0.6 if fault == "generator" else 1))
+            generator = produce(settings, topic, segment["start"], count, seed=10 + i + 100 * round_no)
             # Hit the job while it is busy with this segment: a third of it is in Kafka.
-            wait_until(lambda b=before: topic_records(settings, topic) - b >= args.events_per_fault // 3,
+            wait_until(lambda b=before: topic_records(settings, topic) - b >= events_per_fault // 3,
                        "a third of the segment in Kafka", 600)  # fmt: skip
-            print(f"[{fault}] injecting at {topic_records(settings, topic) - before} events of the segment", flush=True)
+            print(f"[round {round_no} {fault}] injecting at {topic_records(settings, topic) - before} events of the "
+                  "segment", flush=True)  # fmt: skip
             recovered, details = inject(fault, job, _Wrapped(generator), segment)
-            print(f"[{fault}] processing again after {recovered.resumed_s} s, checkpointed after "
+            print(f"[round {round_no} {fault}] processing again after {recovered.resumed_s} s, checkpointed after "
                   f"{recovered.checkpointed_s} s {details}", flush=True)  # fmt: skip
             for proc in (generator, segment.get("restarted")):
                 if proc is not None:
                     proc.wait(timeout=1800)
             wait_until(lambda: committed(settings, topic, job.name) >= topic_records(settings, topic),
                        "the job to catch up (committed offsets at the end)", 1800)  # fmt: skip
-            results.append({"fault": fault, "resumed_s": recovered.resumed_s, "recovered_s": recovered.checkpointed_s,
-                            "segment_start": segment["start"],
+            results.append({"round": round_no, "fault": fault, "resumed_s": recovered.resumed_s,
+                            "recovered_s": recovered.checkpointed_s, "segment_start": segment["start"],
                             "segment_end": segment["start"] + span, **details})  # fmt: skip
         producer = EventProducer(settings, topic)
         send_clock(producer, T0 + len(faults) * span + timedelta(seconds=30))
         producer.flush()
         last = results[-1]
-        try:  # a difference that stays is reported below, with the others
-            wait_until(lambda: reconcile(settings, topic, database, last["segment_start"], last["segment_end"]).ok,
-                       "the last segment's windows to be written", 300)  # fmt: skip
+        records = recompute.read_topic(settings, topic)  # once: a million events take ~1.5 GB in memory
+        last_ok = lambda: reconcile(settings, topic, database, last["segment_start"], last["segment_end"],  # noqa: E731
+                                    records=records).ok  # fmt: skip
+        try:  # until the job has written the last segment's windows; a difference that stays is reported below
+            wait_until(last_ok, "the last segment's windows to be written", 300)
         except TimeoutError:
             pass
-        records = recompute.read_topic(settings, topic)
         for r in results:
             end = min(r["segment_end"], T0 + len(faults) * span)
             report = reconcile(settings, topic, database, r["segment_start"], end, records=records)
@@ -182,23 +179,57 @@ def main() -> None:
             r["segment_start"], r["segment_end"] = r["segment_start"].isoformat(), r["segment_end"].isoformat()
     finally:
         job.cancel()
+    with psycopg.connect(settings.dsn("postgres"), autocommit=True) as conn:
+        conn.execute(f'drop database if exists "{database}" with (force)')
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events-per-fault", type=int, default=1_000_000)
+    parser.add_argument("--faults", default=",".join(FAULTS))
+    parser.add_argument("--rounds", type=int, default=3, help="every fault this many times (medians reported)")
+    parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "chaos.json")
+    args = parser.parse_args()
+    settings = get_settings()
+    faults = [f for f in args.faults.split(",") if f]
+    results: list[dict] = []
+    for round_no in range(1, args.rounds + 1):
+        results += run_round(settings, faults, args.events_per_fault, round_no)
+    per_fault = {}
+    for fault in faults:
+        runs = [r for r in results if r["fault"] == fault]
+        per_fault[fault] = {
+            "runs": len(runs),
+            "resumed_s_median": statistics.median(r["resumed_s"] for r in runs),
+            "recovered_s_median": statistics.median(r["recovered_s"] for r in runs),
+            "recovered_s_max": max(r["recovered_s"] for r in runs),
+            "events": sum(r["events"] for r in runs),
+            "lost": sum(r["lost"] for r in runs),
+            "doubled": sum(r["doubled"] for r in runs),
+            "all_reconciled": all(r["reconciled"] for r in runs),
+        }
     result = {
         "benchmark": "chaos",
         "when": datetime.now(timezone.utc).isoformat(),
         "cores": os.cpu_count(),
         "load_average": os.getloadavg(),
         "events_per_fault": args.events_per_fault,
-        "faults": results,
+        "rounds": args.rounds,
+        "per_fault": per_fault,
+        "runs": results,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2, default=str))
-    with psycopg.connect(settings.dsn("postgres"), autocommit=True) as conn:
-        conn.execute(f'drop database if exists "{database}" with (force)')
-    worst = max((r["recovered_s"] for r in results), default=0)
+    for fault, f in per_fault.items():
+        print(f"{fault:<12} median processing again {f['resumed_s_median']:5.1f} s, checkpointed "
+              f"{f['recovered_s_median']:5.1f} s (max {f['recovered_s_max']:5.1f} s) over {f['runs']} runs; "
+              f"{f['events']:,} events, lost {f['lost']}, doubled {f['doubled']}")  # fmt: skip
     print(
-        f"SUMMARY chaos: {len(results)} faults x {args.events_per_fault} events; processing again/checkpointed after "
-        + ", ".join(f"{r['fault']} {r['resumed_s']}/{r['recovered_s']} s" for r in results)
-        + f" (max {worst} s); lost {sum(r['lost'] for r in results)}, doubled {sum(r['doubled'] for r in results)}, "
+        f"SUMMARY chaos ({os.cpu_count()} cores): {len(faults)} faults x {args.rounds} rounds x "
+        f"{args.events_per_fault:,} events; median time to checkpointed recovery "
+        + ", ".join(f"{k} {v['recovered_s_median']} s" for k, v in per_fault.items())
+        + f"; lost {sum(r['lost'] for r in results)}, doubled {sum(r['doubled'] for r in results)}, "
         + f"all reconciled: {all(r['reconciled'] for r in results)}"
     )
 
