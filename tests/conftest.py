@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -85,11 +86,17 @@ def _isolate(stack: Settings) -> Isolated:
 
 
 def _drop(stack: Settings, iso: Isolated) -> None:
+    from confluent_kafka import KafkaException
     from confluent_kafka.admin import AdminClient
 
     with psycopg.connect(stack.dsn("postgres"), autocommit=True) as conn:
         conn.execute(f'drop database if exists "{iso.database}" with (force)')
-    AdminClient({"bootstrap.servers": stack.bootstrap_servers}).delete_topics([iso.topic, iso.alerts_topic])
+    # Keep the client until the deletions are done: a discarded client cancels them (_DESTROY), which left
+    # every test's topics behind.
+    admin = AdminClient({"bootstrap.servers": stack.bootstrap_servers})
+    for future in admin.delete_topics([iso.topic, iso.alerts_topic]).values():
+        with contextlib.suppress(KafkaException):  # a topic the test never created
+            future.result(timeout=30)
 
 
 @pytest.fixture
