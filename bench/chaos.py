@@ -28,7 +28,6 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-import psycopg
 from confluent_kafka import Consumer, Producer, TopicPartition
 
 REPO = Path(__file__).resolve().parent.parent
@@ -38,6 +37,7 @@ from generator.producer import EventProducer  # noqa: E402
 from streampulse import bootstrap, chaos, recompute  # noqa: E402
 from streampulse.reconcile import reconcile  # noqa: E402
 from streampulse.settings import get_settings  # noqa: E402
+from tests.conftest import Isolated, _drop  # noqa: E402
 from tests.e2e.helpers import send_clock  # noqa: E402
 
 T0 = datetime(2026, 2, 1, tzinfo=timezone.utc)
@@ -127,12 +127,13 @@ def inject(fault: str, job: chaos.Job, generator: _Wrapped, segment: dict) -> tu
 def run_round(settings, faults: list[str], events_per_fault: int, round_no: int) -> list[dict]:  # noqa: ANN001
     """One job on a topic and database of its own; each fault on its own segment; each segment reconciled."""
     suffix = uuid.uuid4().hex[:6]
-    topic, database = f"bench-chaos-{suffix}", f"bench_chaos_{suffix}"
+    iso = Isolated(settings, f"bench-chaos-{suffix}", f"bench_chaos_{suffix}", f"bench-chaos-{suffix}")
+    topic, database = iso.topic, iso.database
     bootstrap.ensure_database(settings, database)
     bootstrap.apply_migrations(settings, database)
     bootstrap.ensure_topic(settings, topic, partitions=3)
-    bootstrap.ensure_topic(settings, f"{topic}-alerts", partitions=1)
-    job = chaos.Job(settings, f"bench-chaos-{suffix}", topic, database, f"{topic}-alerts")
+    bootstrap.ensure_topic(settings, iso.alerts_topic, partitions=1)
+    job = chaos.Job(settings, iso.job_name, topic, database, iso.alerts_topic)
     job.submit()
     results: list[dict] = []
     span = timedelta(minutes=math.ceil(events_per_fault / SEGMENT_RATE / 60))
@@ -179,8 +180,7 @@ def run_round(settings, faults: list[str], events_per_fault: int, round_no: int)
             r["segment_start"], r["segment_end"] = r["segment_start"].isoformat(), r["segment_end"].isoformat()
     finally:
         job.cancel()
-    with psycopg.connect(settings.dsn("postgres"), autocommit=True) as conn:
-        conn.execute(f'drop database if exists "{database}" with (force)')
+        _drop(settings, iso)  # the round's database and both topics (6M events): nothing left behind
     return results
 
 
