@@ -1,6 +1,6 @@
 """Benchmark: the chaos suite, long form. Each fault hits the job while it processes its own segment of at
 least a million events; per fault it reports the time to recover and the events lost and doubled, from a
-reconciliation of that segment's event-time range against the Kafka topic (streampulse.reconcile).
+reconciliation of that segment's event-time range against the Kafka topic (flink_jobs.reconcile).
 
 One job, one topic, one database; the segments follow each other in event time (SEGMENT_RATE events per
 second of event time), each produced at full speed, so the job is catching up (under load) when the fault
@@ -33,10 +33,12 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from flink_jobs import oracle  # noqa: E402
+from flink_jobs.reconcile import reconcile  # noqa: E402
 from generator.producer import EventProducer  # noqa: E402
-from streampulse import bootstrap, chaos, recompute  # noqa: E402
-from streampulse.reconcile import reconcile  # noqa: E402
+from streampulse import bootstrap  # noqa: E402
 from streampulse.settings import get_settings  # noqa: E402
+from tests import chaos  # noqa: E402
 from tests.conftest import Isolated, _drop  # noqa: E402
 from tests.e2e.helpers import send_clock  # noqa: E402
 
@@ -55,14 +57,14 @@ def produce(settings, topic: str, start: datetime, count: int, seed: int) -> sub
 
 
 def topic_records(settings, topic: str) -> int:  # noqa: ANN001
-    return sum(recompute.end_offsets(settings, topic))
+    return sum(oracle.end_offsets(settings, topic))
 
 
 def committed(settings, topic: str, group: str) -> int:  # noqa: ANN001
     """Offsets the job's consumer group has committed (Flink commits them at each checkpoint)."""
     consumer = Consumer({"bootstrap.servers": settings.bootstrap_servers, "group.id": group})
     try:
-        parts = [TopicPartition(topic, p) for p in range(len(recompute.end_offsets(settings, topic)))]
+        parts = [TopicPartition(topic, p) for p in range(len(oracle.end_offsets(settings, topic)))]
         return sum(max(tp.offset, 0) for tp in consumer.committed(parts, timeout=10))
     finally:
         consumer.close()
@@ -163,7 +165,7 @@ def run_round(settings, faults: list[str], events_per_fault: int, round_no: int)
         send_clock(producer, T0 + len(faults) * span + timedelta(seconds=30))
         producer.flush()
         last = results[-1]
-        records = recompute.read_topic(settings, topic)  # once: a million events take ~1.5 GB in memory
+        records = oracle.read_topic(settings, topic)  # once: a million events take ~1.5 GB in memory
         last_ok = lambda: reconcile(settings, topic, database, last["segment_start"], last["segment_end"],  # noqa: E731
                                     records=records).ok  # fmt: skip
         try:  # until the job has written the last segment's windows; a difference that stays is reported below

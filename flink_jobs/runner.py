@@ -77,7 +77,7 @@ def placeholders(
     return {
         "events_topic": topic,
         "alerts_topic": alerts_topic or settings.alerts_topic,
-        # The PostgreSQL schema the sinks write: `realtime`, or a replay's versioned copy (streampulse/replay.py).
+        # The PostgreSQL schema the sinks write: `realtime`, or a replay's versioned copy (flink_jobs/replay.py).
         "realtime_schema": realtime_schema,
         "job_name": group_id,
         "trending_top_n": str(settings.trending_top_n),
@@ -107,7 +107,7 @@ def placeholders(
 
 SOURCE_TABLE = "content_events_raw"
 # A bounded replay: read each partition from its earliest offset to the end offset seen at start, then
-# finish (the sources' final watermark closes every window). Used by streampulse/replay.py.
+# finish (the sources' final watermark closes every window). Used by flink_jobs/replay.py.
 BOUNDED_SOURCE_OPTIONS = {"scan.startup.mode": "earliest-offset", "scan.bounded.mode": "latest-offset"}
 
 

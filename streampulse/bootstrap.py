@@ -43,7 +43,7 @@ def ensure_topic(settings: Settings, name: str, partitions: int | None = None) -
     from confluent_kafka.admin import AdminClient, NewTopic
 
     admin = AdminClient({"bootstrap.servers": settings.bootstrap_servers})
-    # Retention is explicit: it is the replay horizon (how far back streampulse.replay can reprocess).
+    # Retention is explicit: it is the replay horizon (how far back flink_jobs.replay can reprocess).
     retention = {
         "retention.ms": str(int(settings.events_retention_hours * 3_600_000)),
         "min.insync.replicas": str(settings.kafka_min_insync_replicas),

@@ -83,7 +83,7 @@ def reconcile_command(
     difference."""
     import json
 
-    from streampulse.reconcile import reconcile
+    from flink_jobs.reconcile import reconcile
 
     report = reconcile(get_settings(), topic, database, _utc(start), _utc(end), schema)
     typer.echo(report.render())
@@ -105,7 +105,7 @@ def replay_run(
     database: Annotated[str | None, typer.Option(help="Database of the real-time tables.")] = None,
 ) -> None:
     """Replay the topic into a new realtime_v<N> with the changed rules and print the diff for the range."""
-    from streampulse import replay
+    from flink_jobs import replay
 
     settings = get_settings()
     done = replay.run_replay(settings, replay.parse_overrides(set_), topic, database)
@@ -122,7 +122,7 @@ def replay_diff(
     database: Annotated[str | None, typer.Option(help="Database of the real-time tables.")] = None,
 ) -> None:
     """Print what promoting the replay would change in the range."""
-    from streampulse import replay
+    from flink_jobs import replay
 
     diffs = replay.diff_versions(get_settings(), version, _utc(start), _utc(end), database)
     typer.echo(replay.render_diff(version, _utc(start), _utc(end), diffs))
@@ -136,7 +136,7 @@ def replay_promote(
     database: Annotated[str | None, typer.Option(help="Database of the real-time tables.")] = None,
 ) -> None:
     """Replace the range in realtime.* by the replay's rows, in one transaction (old rows kept for rollback)."""
-    from streampulse import replay
+    from flink_jobs import replay
 
     counts = replay.promote(get_settings(), version, _utc(start), _utc(end), database)
     for table, c in counts.items():

@@ -4,7 +4,7 @@
 -- values instead of adding rows. With checkpoints in exactly-once mode that makes every table
 -- exactly-once in effect. Times are UTC (the cluster runs with -Duser.timezone=UTC).
 -- ${jdbc_sink_options} (flink_jobs/runner.py) holds the options every sink shares: connection and flushing.
--- ${realtime_schema} is `realtime`, or a replay's versioned schema `realtime_v<N>` (streampulse/replay.py).
+-- ${realtime_schema} is `realtime`, or a replay's versioned schema `realtime_v<N>` (flink_jobs/replay.py).
 
 CREATE TABLE content_minute_stats (
     content_id          STRING NOT NULL,

@@ -14,7 +14,7 @@ from dagster import (
 )
 
 from orchestration.resources import PostgresResource, platform_settings
-from streampulse.reports import build_daily_report
+from reports import build_daily_report
 
 # Partitions start before the first data the platform has seen (the test and demo runs use 2026-01-01);
 # the newest partition is yesterday: a day's report is made once the day is over.

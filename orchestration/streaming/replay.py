@@ -1,6 +1,6 @@
 """Reconciliation against Kafka (an asset check) and replay for bug fixes (a job with config).
 
-Both call the library (`streampulse.reconcile`, `streampulse.replay`) that the CLI uses too, so the
+Both call the library (`flink_jobs.reconcile`, `flink_jobs.replay`) that the CLI uses too, so the
 UI, the terminal and the tests run the same code.
 """
 
@@ -33,7 +33,7 @@ from orchestration.streaming.assets import JOB_ASSET
     "topic: run it on demand (after an incident, before a promotion), not on a tight schedule.",
 )
 def reconciled_with_kafka(kafka: KafkaResource, postgres: PostgresResource) -> AssetCheckResult:
-    from streampulse.reconcile import reconcile
+    from flink_jobs.reconcile import reconcile
 
     settings = platform_settings(kafka=kafka, postgres=postgres)
     report = reconcile(settings, kafka.events_topic, postgres.database)
@@ -69,7 +69,7 @@ def replay_range(
     postgres: PostgresResource,
     flink: FlinkResource,
 ) -> dict:
-    from streampulse import replay
+    from flink_jobs import replay
 
     try:
         start, end = datetime.fromisoformat(config.start), datetime.fromisoformat(config.end)

@@ -1,9 +1,9 @@
-"""The independent computation used by the end-to-end tests: it lives in `streampulse.recompute` (the
+"""The independent computation used by the end-to-end tests: it lives in `flink_jobs.oracle` (the
 reconciliation CLI and the chaos benchmark use the same code); this module keeps the tests' import."""
 
 from __future__ import annotations
 
-from streampulse.recompute import (  # noqa: F401 - re-exported for the tests
+from flink_jobs.oracle import (  # noqa: F401 - re-exported for the tests
     MINUTE,
     REQUESTS,
     anomalies,

@@ -9,13 +9,13 @@ from datetime import timedelta
 import psycopg
 import pytest
 
+from flink_jobs import oracle, replay
+from flink_jobs.reconcile import reconcile
 from generator.producer import EventProducer
 from generator.run import RunConfig, run_generator
 from generator.scenarios import load
 from orchestration.resources import FlinkResource, KafkaResource, PostgresResource
 from orchestration.streaming.replay import replay_time_range
-from streampulse import recompute, replay
-from streampulse.reconcile import reconcile
 from tests.e2e.helpers import T0, ms, send_clock
 
 # Two bounded runs of the job, one after the other: minutes on a loaded 2-core machine.
@@ -40,11 +40,11 @@ def test_replay_with_a_changed_rule_shows_the_diff_and_promotes(isolated):
     producer.flush()
     start, end = T0, T0 + timedelta(minutes=MINUTES)
 
-    events = recompute.read_events(settings, isolated.topic)
+    events = oracle.read_events(settings, isolated.topic)
     events = events[events["minute_ms"] < ms(end)]
     new_settings = settings.model_copy(update={k: float(v) for k, v in NEW_RULE.items()})
-    old_alerts, old_incidents = recompute.expected_anomalies(events, settings)
-    new_alerts, new_incidents = recompute.expected_anomalies(events, new_settings)
+    old_alerts, old_incidents = oracle.expected_anomalies(events, settings)
+    new_alerts, new_incidents = oracle.expected_anomalies(events, new_settings)
     assert old_alerts.keys() != new_alerts.keys(), "the rule change must matter for this data"
 
     # Today's rules first, from the library as the CLI runs it: promoted into the empty live tables, this

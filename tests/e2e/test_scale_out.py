@@ -16,10 +16,10 @@ import httpx
 import pytest
 
 from flink_jobs import runner
+from flink_jobs.reconcile import reconcile
 from generator.producer import EventProducer
 from generator.run import RunConfig, run_generator
 from generator.scenarios import load
-from streampulse.reconcile import reconcile
 from streampulse.settings import Settings
 from streampulse.stack.components import flink_env, flink_home, prepare_flink
 from streampulse.stack.preflight import find_java

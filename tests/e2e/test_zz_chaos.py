@@ -20,12 +20,13 @@ import psycopg
 import pytest
 from confluent_kafka import Producer
 
+from flink_jobs.reconcile import reconcile
 from generator.events import make_event
 from generator.producer import EventProducer
-from streampulse import bootstrap, chaos
-from streampulse.reconcile import reconcile
+from streampulse import bootstrap
 from streampulse.settings import Settings
 from streampulse.stack.supervisor import Supervisor
+from tests import chaos
 from tests.conftest import Isolated, _drop
 
 pytestmark = [pytest.mark.stack, pytest.mark.timeout(1800)]  # module set-up + a resubmission

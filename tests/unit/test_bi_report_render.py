@@ -6,8 +6,8 @@ from datetime import date, datetime, timezone
 
 import pandas as pd
 
-from streampulse.reports.data import ReportData
-from streampulse.reports.render import change, fmt, money, render_html, write_report
+from reports.data import ReportData
+from reports.render import change, fmt, money, render_html, write_report
 
 DAY = date(2026, 1, 2)
 KPI_COLUMNS = [

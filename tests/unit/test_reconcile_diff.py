@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from streampulse.reconcile import diff
+from flink_jobs.reconcile import diff
 
 
 def test_diff_reports_missing_extra_and_differing_rows():

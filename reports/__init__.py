@@ -10,8 +10,8 @@ from pathlib import Path
 
 import psycopg
 
-from streampulse.reports.data import ReportData, load_report_data
-from streampulse.reports.render import render_html, write_report
+from reports.data import ReportData, load_report_data
+from reports.render import render_html, write_report
 from streampulse.settings import Settings
 
 __all__ = ["ReportData", "build_daily_report", "load_report_data", "render_html", "write_report"]

@@ -1,4 +1,4 @@
-"""Render a day's report by hand: `python -m streampulse.reports --day 2026-01-01` (the marts must be built)."""
+"""Render a day's report by hand: `python -m reports --day 2026-01-01` (the marts must be built)."""
 
 from __future__ import annotations
 
@@ -6,12 +6,12 @@ import argparse
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
-from streampulse.reports import build_daily_report
+from reports import build_daily_report
 from streampulse.settings import get_settings
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m streampulse.reports", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m reports", description=__doc__)
     yesterday = (datetime.now(timezone.utc) - timedelta(days=1)).date()
     parser.add_argument("--day", type=date.fromisoformat, default=yesterday, help="UTC day (default: yesterday)")
     parser.add_argument("--database", help="database on the platform's server (default: the platform database)")

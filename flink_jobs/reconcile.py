@@ -1,5 +1,5 @@
 """Reconciliation: recompute the real-time tables for a time range straight from the Kafka topic (an
-independent consumer and `streampulse.recompute`, not the job's SQL) and diff them against PostgreSQL.
+independent consumer and `flink_jobs.oracle`, not the job's SQL) and diff them against PostgreSQL.
 
 What is compared, for windows that start in [start, end):
 - every row of content_minute_stats, content_region_minute_stats, cdn_node_minute_stats, trending,
@@ -25,8 +25,8 @@ import pandas as pd
 import psycopg
 from psycopg import sql
 
-from streampulse import recompute
-from streampulse.recompute import MINUTE, TopicRecords, ts
+from flink_jobs import oracle
+from flink_jobs.oracle import MINUTE, TopicRecords, ts
 from streampulse.settings import Settings
 
 EXAMPLES = 5
@@ -159,7 +159,7 @@ def reconcile(
 ) -> Report:
     """Recompute every real-time table for windows starting in [start, end) from Kafka and diff with PostgreSQL."""
     topic = topic or settings.events_topic
-    records = records or recompute.read_topic(settings, topic)
+    records = records or oracle.read_topic(settings, topic)
     low, high = default_range(records, settings) if not (start and end) else (start, end)
     start, end = start or low, end or high
     s_ms, e_ms = int(start.timestamp() * 1000), int(end.timestamp() * 1000)
@@ -236,9 +236,9 @@ def reconcile(
         return any(e - 5 * MINUTE <= m < e for m in late_ms)
 
     tables = [
-        diff("content_minute_stats", recompute.content_minute_stats(in_range),
+        diff("content_minute_stats", oracle.content_minute_stats(in_range),
              {(r[0], r[1]): r[2:] for r in got_content}, lambda k: late_minute(k[1])),
-        diff("content_region_minute_stats", recompute.content_region_minute_stats(in_range),
+        diff("content_region_minute_stats", oracle.content_region_minute_stats(in_range),
              {(r[0], r[1], r[2]): r[3:] for r in got_region}, lambda k: late_minute(k[2])),
         diff("cdn_node_minute_stats", _cdn_expected(in_range), {(r[0], r[1]): r[2:] for r in got_cdn},
              lambda k: late_minute(k[1])),
@@ -246,10 +246,10 @@ def reconcile(
     # Trending windows end on whole minutes: the first one after the range's start (and after the first event).
     first_end = max(s_ms // MINUTE * MINUTE, int(minute.min()) if len(events) else 0) + MINUTE
     window_events = events[(minute >= first_end - 5 * MINUTE) & (minute < e_ms)]
-    want_trending = recompute.trending(window_events, e_ms, settings.trending_top_n, first_end)
+    want_trending = oracle.trending(window_events, e_ms, settings.trending_top_n, first_end)
     tables.append(diff("trending", want_trending, {(r[0], r[1], r[2]): r[3:] for r in got_trending},
                        lambda k: overlaps_late(k[1])))  # fmt: skip
-    opened, resolved = recompute.expected_anomalies(events[minute < e_ms], settings)
+    opened, resolved = oracle.expected_anomalies(events[minute < e_ms], settings)
     opened = {k: v for k, v in opened.items() if start <= k[2] < end and v[0] <= end}
     resolved = {k: v for k, v in resolved.items() if start <= k[2] < end and v[0] + timedelta(minutes=1) <= end}
     for name, want, got in (
@@ -297,5 +297,5 @@ def _cdn_expected(on_time: pd.DataFrame) -> dict:
                "bytes_sent"]  # fmt: skip
     return {
         (w["subject"], ts(int(w["minute_ms"]))): tuple(None if pd.isna(w[c]) else w[c] for c in columns)
-        for w in recompute.cdn_node_minutes(on_time).to_dict("records")
+        for w in oracle.cdn_node_minutes(on_time).to_dict("records")
     }

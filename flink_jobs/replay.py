@@ -39,8 +39,8 @@ import httpx
 import psycopg
 from psycopg import sql
 
+from flink_jobs.reconcile import TableDiff, diff
 from streampulse import bootstrap
-from streampulse.reconcile import TableDiff, diff
 from streampulse.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -10,8 +10,8 @@ from pathlib import Path
 import jinja2
 import pandas as pd
 
-from streampulse.reports import charts
-from streampulse.reports.data import TRENDS_PER_REGION, ReportData
+from reports import charts
+from reports.data import TRENDS_PER_REGION, ReportData
 
 TEMPLATES = Path(__file__).parent / "templates"
 # ISO 4217 minor units where they are not 2 (the marts keep money in minor units).
