@@ -23,6 +23,7 @@ from pathlib import Path
 import httpx
 
 from flink_jobs import runner
+from flink_jobs.rest import FlinkRest, all_tasks_running
 from streampulse.settings import REPO_ROOT, Settings
 from streampulse.stack.supervisor import Supervisor
 
@@ -49,21 +50,13 @@ class Job:
         )
         return self.job_id
 
+    @property
+    def flink(self) -> FlinkRest:
+        return FlinkRest.from_settings(self.settings, timeout_s=5)
+
     def cancel(self) -> None:
         if self.job_id:
-            httpx.patch(f"{self.settings.flink_url}/jobs/{self.job_id}", params={"mode": "cancel"}, timeout=10)
-
-
-def _get(settings: Settings, path: str) -> dict:
-    return httpx.get(f"{settings.flink_url}{path}", timeout=5).json()
-
-
-def job_state(settings: Settings, job_id: str) -> dict | None:
-    try:
-        response = httpx.get(f"{settings.flink_url}/jobs/{job_id}", timeout=5)
-    except httpx.HTTPError:
-        return None
-    return response.json() if response.status_code == 200 else None
+            self.flink.cancel(self.job_id, check=False)
 
 
 def source_records(job: dict) -> int:
@@ -74,8 +67,7 @@ def source_records(job: dict) -> int:
 
 
 def last_checkpoint_ms(settings: Settings, job_id: str) -> int:
-    latest = (_get(settings, f"/jobs/{job_id}/checkpoints").get("latest") or {}).get("completed") or {}
-    return int(latest.get("latest_ack_timestamp") or 0)
+    return FlinkRest.from_settings(settings, timeout_s=5).checkpoint_stats(job_id).latest_ack_ms or 0
 
 
 @dataclass(frozen=True)
@@ -94,8 +86,8 @@ def wait_recovered(job: Job, fault_at: float, timeout_s: float = 240) -> Recover
     deadline = time.monotonic() + timeout_s
     previous, resumed = -1, None
     while time.monotonic() < deadline:
-        state = job_state(job.settings, job.job_id)
-        if state and state["state"] == "RUNNING" and all(v["status"] == "RUNNING" for v in state["vertices"]):
+        state = job.flink.job_if_known(job.job_id)
+        if state and all_tasks_running(state):
             try:
                 records = source_records(state)
                 checkpointed = last_checkpoint_ms(job.settings, job.job_id) > fault_at * 1000

@@ -115,7 +115,7 @@ def test_corrupt_records_are_dead_lettered_without_a_restart(chaos_job):
                 break
         time.sleep(0.5)
     dead_lettered = time.time() - fault
-    exceptions = chaos._get(job.settings, f"/jobs/{job.job_id}/exceptions")
+    exceptions = job.flink.exceptions(job.job_id)
     assert not exceptions.get("exceptionHistory", {}).get("entries"), "a corrupt record restarted the job"
     _record("corrupt_records", chaos.wait_recovered(job, fault), dead_lettered_s=round(dead_lettered, 1))
 
@@ -131,7 +131,7 @@ def test_jobmanager_kill9_job_recovered_by_the_new_jobmanager(chaos_job):
     # ZooKeeper HA: the restarted JobManager finds the job graph and its newest checkpoint by itself.
     recovered = chaos.wait_recovered(job, fault, timeout_s=BOUND_S + 60)
     assert job.job_id == old_id
-    restored = chaos._get(job.settings, f"/jobs/{job.job_id}/checkpoints")["latest"]["restored"]
+    restored = job.flink.checkpoints(job.job_id)["latest"]["restored"]
     assert restored and not restored["is_savepoint"], restored
     _record("jobmanager_kill9", recovered, restored_from=restored["external_path"])
 
