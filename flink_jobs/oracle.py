@@ -124,6 +124,31 @@ def _none(value: object) -> object:
     return None if value is None or (isinstance(value, float) and math.isnan(value)) else value
 
 
+def classify(events: pd.DataFrame, watermark_delay_ms: int) -> pd.DataFrame:
+    """The events with the job's two decisions recomputed from Kafka's order: `late` and `duplicate`.
+
+    late: the event's minute window [m, m + 1 min) had closed by its partition's clock, i.e. the highest
+    event time its partition delivered up to and including it, minus the watermark delay, reached
+    m + 1 min - 1 ms (when Flink fires a window). Only the order within a partition matters.
+    duplicate: an on-time copy of an event_id already counted in the same minute window.
+    Neither depends on arrival order across partitions, faults or restores, so this is exact.
+    """
+    if events.empty:
+        return events.assign(late=pd.Series(dtype=bool), duplicate=pd.Series(dtype=bool))
+    ordered = events.sort_values(["partition", "offset"], kind="stable")
+    clock = ordered.groupby("partition", sort=False)["event_ms"].cummax()
+    late = (ordered["minute_ms"] + MINUTE - 1) <= (clock - watermark_delay_ms)
+    on_time = ordered[~late]
+    duplicate = pd.Series(False, index=ordered.index)
+    duplicate[on_time.index] = on_time.duplicated(["event_id", "minute_ms"], keep="first")
+    return ordered.assign(late=late, duplicate=duplicate)
+
+
+def counted(classified: pd.DataFrame) -> pd.DataFrame:
+    """The events the windows count: on time, first copy of each event_id in its minute."""
+    return classified[~classified["late"] & ~classified["duplicate"]]
+
+
 def content_minute_stats(on_time: pd.DataFrame) -> dict:
     """(content_id, window_start) -> the row of realtime.content_minute_stats (without window_end)."""
     if on_time.empty:

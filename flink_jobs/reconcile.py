@@ -1,23 +1,26 @@
 """Reconciliation: recompute the real-time tables for a time range straight from the Kafka topic (an
 independent consumer and `flink_jobs.oracle`, not the job's SQL) and diff them against PostgreSQL.
 
-What is compared, for windows that start in [start, end):
+What is compared, for windows that start in [start, end), with nothing skipped:
 - every row of content_minute_stats, content_region_minute_stats, cdn_node_minute_stats, trending,
-  cdn_alerts and cdn_incidents, value by value (floats to 1e-9 relative);
-- an event tally per minute: events in Kafka = events counted in the windows + events counted late.
-  More in the tables than in Kafka is "doubled", fewer is "lost";
+  cdn_alerts and cdn_incidents, value by value (floats to 1e-9 relative), minutes with late events
+  and duplicates included;
+- every late event, record by record (late_events, by partition and offset), and the late counts per
+  minute: the oracle decides lateness the way the job does, from each partition's own order
+  (`oracle.classify`), so a late event the job missed, or an on-time event it took as late
+  (misclassified_late), shows;
+- a tally per minute: events in Kafka = events in the windows + late events + duplicates (retries of
+  an event_id already counted in its minute). More in the tables than in Kafka is "doubled", fewer
+  is "lost";
 - dead letters: every record of the topic that does not decode has exactly one row, by (partition, offset).
 
-Which events the job saw late depends on arrival order, which Kafka does not keep across partitions:
-minutes with late events are reconciled by the tally only, and windows that overlap them are skipped
-(the report says how many). The default end is the last minute whose windows the job has closed: the
-smallest per-partition maximum event time minus the watermark delay.
+The default end is the last minute whose windows the job has closed: the smallest per-partition maximum
+event time minus the watermark delay.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -68,19 +71,39 @@ class Report:
     lost: int
     doubled: int
     late_events: int
+    duplicates: int
+    misclassified_late: int  # events the job took as late that were on time by their partition's clock
     tables: list[TableDiff]
     dead_letters: TableDiff
+    minutes: list[dict] = field(default_factory=list)  # per minute: kafka, table_events, late, duplicates
+
+    @property
+    def rows_compared(self) -> int:
+        return sum(t.compared for t in self.tables)
+
+    @property
+    def rows_skipped(self) -> int:
+        return sum(t.skipped for t in self.tables)
 
     @property
     def ok(self) -> bool:
-        return self.lost == 0 and self.doubled == 0 and self.dead_letters.ok and all(t.ok for t in self.tables)
+        return (
+            self.lost == 0
+            and self.doubled == 0
+            and self.misclassified_late == 0
+            and self.rows_skipped == 0
+            and self.dead_letters.ok
+            and all(t.ok for t in self.tables)
+        )
 
     def render(self) -> str:
         lines = [
             f"Reconciliation of topic {self.topic} against {self.target}",
             f"  event time [{self.start:%Y-%m-%d %H:%M}, {self.end:%Y-%m-%d %H:%M}) UTC",
             f"  events in Kafka {self.kafka_events}, counted by the tables {self.counted_events} "
-            f"(of which late {self.late_events}): lost {self.lost}, doubled {self.doubled}",
+            f"(late {self.late_events}, duplicates {self.duplicates}): lost {self.lost}, doubled {self.doubled}, "
+            f"misclassified late {self.misclassified_late}",
+            f"  rows compared {self.rows_compared}, skipped {self.rows_skipped}",
             *(t.line() for t in self.tables),
             self.dead_letters.line(),
         ]
@@ -98,8 +121,13 @@ class Report:
             "lost": self.lost,
             "doubled": self.doubled,
             "late_events": self.late_events,
+            "duplicates": self.duplicates,
+            "misclassified_late": self.misclassified_late,
+            "rows_compared": self.rows_compared,
+            "rows_skipped": self.rows_skipped,
             "tables": {t.table: {"compared": t.compared, "missing": len(t.missing), "extra": len(t.extra),
                                  "differing": len(t.differing), "skipped": t.skipped} for t in self.tables},
+            "minutes": self.minutes,
             "dead_letters": {"compared": self.dead_letters.compared, "missing": len(self.dead_letters.missing),
                              "extra": len(self.dead_letters.extra)},
         }  # fmt: skip
@@ -117,13 +145,10 @@ def _same(a: tuple, b: tuple) -> bool:
     return True
 
 
-def diff(table: str, want: dict, got: dict, skip: Callable[[tuple], bool] = lambda _k: False) -> TableDiff:
-    """Compare two {key: values} maps; keys for which `skip` is true are counted as skipped."""
+def diff(table: str, want: dict, got: dict) -> TableDiff:
+    """Compare two {key: values} maps: every key of either side is compared (nothing is skipped)."""
     result = TableDiff(table)
     for key in want.keys() | got.keys():
-        if skip(key):
-            result.skipped += 1
-            continue
         result.compared += 1
         if key not in got:
             result.missing.append((key, want[key]))
@@ -163,17 +188,23 @@ def reconcile(
     low, high = default_range(records, settings) if not (start and end) else (start, end)
     start, end = start or low, end or high
     s_ms, e_ms = int(start.timestamp() * 1000), int(end.timestamp() * 1000)
-    events = records.events
+    events = oracle.classify(records.events, settings.watermark_delay_seconds * 1000)
     minute = events["minute_ms"]
     in_range = events[(minute >= s_ms) & (minute < e_ms)]
+    counted = oracle.counted(events)
+    counted_in_range = oracle.counted(in_range)
 
     with psycopg.connect(settings.dsn(database)) as conn:
-        # Late minutes from 5 minutes before the range: trending windows and anomalies reach back that far.
-        late_around = dict(_rows(conn, "select event_minute, late_events from {schema}.late_events_minute"
-                                 " where event_minute >= %s and event_minute < %s", schema,
-                                 start - timedelta(minutes=6), end))  # fmt: skip
-        late = {m: n for m, n in late_around.items() if start <= m < end}
-        late_ms = {int(m.timestamp() * 1000) for m, n in late_around.items() if n}
+        late_minutes_sql = (
+            "select event_minute, late_events from {schema}.late_events_minute"
+            " where event_minute >= %s and event_minute < %s"
+        )
+        got_late_minutes = dict(_rows(conn, late_minutes_sql, schema, start, end))
+        late_sql = (
+            "select kafka_partition, kafka_offset, event_id, event_time from {schema}.late_events"
+            " where kafka_topic = %s and event_time >= %s and event_time < %s"
+        )
+        got_late = _rows(conn, late_sql, schema, topic, start, end)
         got_content = _rows(
             conn,
             """
@@ -228,53 +259,51 @@ def reconcile(
                   schema, topic) if has_dead_letters[0] else []
         )  # fmt: skip
 
-    def late_minute(key_minute: datetime) -> bool:
-        return int(key_minute.timestamp() * 1000) in late_ms
-
-    def overlaps_late(window_end: datetime) -> bool:
-        e = int(window_end.timestamp() * 1000)
-        return any(e - 5 * MINUTE <= m < e for m in late_ms)
-
+    late_in_range = in_range[in_range["late"]]
+    want_late = {(int(r.partition), int(r.offset)): (int(r.event_id), ts(int(r.event_ms)))
+                 for r in late_in_range.itertuples()}  # fmt: skip
+    got_late_map = {(r[0], r[1]): (r[2], r[3]) for r in got_late}
+    want_late_minutes = {ts(int(m)): int(n) for m, n in late_in_range.groupby("minute_ms").size().items()}
     tables = [
-        diff("content_minute_stats", oracle.content_minute_stats(in_range),
-             {(r[0], r[1]): r[2:] for r in got_content}, lambda k: late_minute(k[1])),
-        diff("content_region_minute_stats", oracle.content_region_minute_stats(in_range),
-             {(r[0], r[1], r[2]): r[3:] for r in got_region}, lambda k: late_minute(k[2])),
-        diff("cdn_node_minute_stats", _cdn_expected(in_range), {(r[0], r[1]): r[2:] for r in got_cdn},
-             lambda k: late_minute(k[1])),
+        diff("content_minute_stats", oracle.content_minute_stats(counted_in_range),
+             {(r[0], r[1]): r[2:] for r in got_content}),
+        diff("content_region_minute_stats", oracle.content_region_minute_stats(counted_in_range),
+             {(r[0], r[1], r[2]): r[3:] for r in got_region}),
+        diff("cdn_node_minute_stats", _cdn_expected(counted_in_range), {(r[0], r[1]): r[2:] for r in got_cdn}),
+        diff("late_events", want_late, got_late_map),
+        diff("late_events_minute", {k: (v,) for k, v in want_late_minutes.items()},
+             {k: (v,) for k, v in got_late_minutes.items()}),
     ]  # fmt: skip
     # Trending windows end on whole minutes: the first one after the range's start (and after the first event).
     first_end = max(s_ms // MINUTE * MINUTE, int(minute.min()) if len(events) else 0) + MINUTE
-    window_events = events[(minute >= first_end - 5 * MINUTE) & (minute < e_ms)]
+    c_minute = counted["minute_ms"]
+    window_events = counted[(c_minute >= first_end - 5 * MINUTE) & (c_minute < e_ms)]
     want_trending = oracle.trending(window_events, e_ms, settings.trending_top_n, first_end)
-    tables.append(diff("trending", want_trending, {(r[0], r[1], r[2]): r[3:] for r in got_trending},
-                       lambda k: overlaps_late(k[1])))  # fmt: skip
-    opened, resolved = oracle.expected_anomalies(events[minute < e_ms], settings)
+    tables.append(diff("trending", want_trending, {(r[0], r[1], r[2]): r[3:] for r in got_trending}))
+    opened, resolved = oracle.expected_anomalies(counted[c_minute < e_ms], settings)
     opened = {k: v for k, v in opened.items() if start <= k[2] < end and v[0] <= end}
     resolved = {k: v for k, v in resolved.items() if start <= k[2] < end and v[0] + timedelta(minutes=1) <= end}
-    for name, want, got in (
-        ("cdn_alerts", opened, {(r[0], r[1], r[2]): r[3:] for r in got_alerts}),
-        ("cdn_incidents", resolved, {(r[0], r[1], r[2]): r[3:] for r in got_incidents}),
-    ):
-        # A match depends on its minutes from the good row before it to the row after it.
-        def touches_late(key: tuple, want: dict = want, got: dict = got) -> bool:
-            until = (want.get(key) or got[key])[0] + timedelta(minutes=1)
-            low = key[2] - timedelta(minutes=1)
-            return any(low <= ts(m) < until for m in late_ms)
+    tables.append(diff("cdn_alerts", opened, {(r[0], r[1], r[2]): r[3:] for r in got_alerts}))
+    tables.append(diff("cdn_incidents", resolved, {(r[0], r[1], r[2]): r[3:] for r in got_incidents}))
 
-        tables.append(diff(name, want, got, touches_late))
-
-    # The tally: per minute, Kafka's events against the windows' counts plus the late counts.
+    # The tally: per minute, Kafka's events against the windows' counts + the late counts + duplicates.
     kafka_per_minute = in_range.groupby("minute_ms").size().to_dict()
-    counted: dict[int, int] = {}
+    duplicates_per_minute = in_range[in_range["duplicate"]].groupby("minute_ms").size().to_dict()
+    table_events: dict[int, int] = {}
     for r in got_content:
         m = int(r[1].timestamp() * 1000)
-        counted[m] = counted.get(m, 0) + r[2]
-    for m, n in late.items():
-        key = int(m.timestamp() * 1000)
-        counted[key] = counted.get(key, 0) + n
-    lost = sum(max(0, n - counted.get(m, 0)) for m, n in kafka_per_minute.items())
-    doubled = sum(max(0, n - kafka_per_minute.get(m, 0)) for m, n in counted.items())
+        table_events[m] = table_events.get(m, 0) + r[2]
+    late_per_minute = {int(m.timestamp() * 1000): n for m, n in got_late_minutes.items()}
+    minutes = []
+    lost = doubled = 0
+    for m in sorted(kafka_per_minute.keys() | table_events.keys() | late_per_minute.keys()):
+        row = {"minute": ts(m).isoformat(), "kafka": int(kafka_per_minute.get(m, 0)),
+               "table_events": int(table_events.get(m, 0)), "late": int(late_per_minute.get(m, 0)),
+               "duplicates": int(duplicates_per_minute.get(m, 0))}  # fmt: skip
+        accounted = row["table_events"] + row["late"] + row["duplicates"]
+        lost += max(0, row["kafka"] - accounted)
+        doubled += max(0, accounted - row["kafka"])
+        minutes.append(row)
 
     dead = diff("dead_letters", {k: () for k in records.undecodable}, {(r[0], r[1]): () for r in got_dead})
     return Report(
@@ -283,12 +312,15 @@ def reconcile(
         start=start,
         end=end,
         kafka_events=len(in_range),
-        counted_events=sum(counted.values()),
+        counted_events=sum(table_events.values()) + sum(late_per_minute.values()),
         lost=lost,
         doubled=doubled,
-        late_events=sum(late.values()),
+        late_events=sum(late_per_minute.values()),
+        duplicates=int(in_range["duplicate"].sum()),
+        misclassified_late=len(got_late_map.keys() - want_late.keys()),
         tables=tables,
         dead_letters=dead,
+        minutes=minutes,
     )
 
 

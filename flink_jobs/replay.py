@@ -57,7 +57,7 @@ RANGES = {
     "late_events_minute": "event_minute >= %(start)s and event_minute < %(end)s",
 }
 # Written by the job, so they must exist in the versioned schema, but not rule-dependent: never promoted.
-ALSO_CREATED = ("dead_letters",)
+ALSO_CREATED = ("dead_letters", "late_events")
 IGNORED_COLUMNS = {"written_at"}
 
 

@@ -106,14 +106,27 @@ CREATE TABLE cdn_incidents (
     ${jdbc_sink_options}, 'table-name' = '${realtime_schema}.cdn_incidents'
 );
 
--- Events that arrived after the watermark had passed their time: counted per event-time minute,
--- never silently dropped (they are excluded from the windows above, which had already closed).
+-- Events that arrived after their window had closed (by their partition's clock, 05_views.sql): counted
+-- per event-time minute, never silently dropped (they are excluded from the windows above).
 CREATE TABLE late_events_minute (
     event_minute TIMESTAMP(3) NOT NULL,
     late_events  BIGINT NOT NULL,
     PRIMARY KEY (event_minute) NOT ENFORCED
 ) WITH (
     ${jdbc_sink_options}, 'table-name' = '${realtime_schema}.late_events_minute'
+);
+
+-- ... and each of those events, by its Kafka coordinates (the reconciliation checks them one by one).
+CREATE TABLE late_events (
+    kafka_topic     STRING NOT NULL,
+    kafka_partition INT NOT NULL,
+    kafka_offset    BIGINT NOT NULL,
+    event_id        BIGINT NOT NULL,
+    event_time      TIMESTAMP(3) NOT NULL,
+    partition_clock TIMESTAMP(3) NOT NULL,
+    PRIMARY KEY (kafka_topic, kafka_partition, kafka_offset) NOT ENFORCED
+) WITH (
+    ${jdbc_sink_options}, 'table-name' = '${realtime_schema}.late_events'
 );
 
 -- Records that could not be decoded: raw bytes and the reason, one row per Kafka record.

@@ -1,16 +1,49 @@
 -- Views shared by the queries of 10_insert_all.sql.
 
--- Every event, marked late when it arrives after the watermark has passed its event time.
--- CURRENT_WATERMARK is the watermark this operator has seen; the window operators downstream see
--- at most that one, so an event classified on time here is never dropped by a window there.
-CREATE TEMPORARY VIEW classified_events AS
-SELECT
-    *,
-    COALESCE(event_time < CURRENT_WATERMARK(event_time), FALSE) AS is_late
+-- Lateness is decided by each Kafka partition's own clock, kept in checkpointed state: an event is late
+-- when the highest event time its partition had delivered up to and including it, minus the watermark
+-- delay, had reached the end of its minute window. That depends only on the order of records within
+-- their partition, which Kafka keeps: no crash, restore, rescale or backlog changes it, and the
+-- reconciliation recomputes it exactly. The job's watermark (the minimum over partitions, never ahead
+-- of any partition's clock) only fires windows, so an event called on time here is never dropped by a
+-- window there, and one called late is counted in the late tables instead (docs/operations.md).
+CREATE TEMPORARY VIEW clocked_events AS
+SELECT *,
+    MAX(event_time) OVER (PARTITION BY kafka_partition ORDER BY proc_time
+                          ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS partition_clock
 FROM content_events;
 
+-- A window [start, end) has fired once the watermark reaches end - 1 ms (Flink's window operators).
+CREATE TEMPORARY VIEW classified_events AS
+SELECT *,
+    CAST(FLOOR(event_time TO MINUTE) AS TIMESTAMP(3)) + INTERVAL '1' MINUTE - INTERVAL '0.001' SECOND
+        <= partition_clock - INTERVAL '${watermark_delay_s}' SECOND AS is_late
+FROM clocked_events;
+
+-- Client retries (the same event_id sent again) count once: deduplicated per event_id within the
+-- event's minute window (a retry carries its original's event time, so both copies share the window).
+-- State is bounded: it is purged when the window fires. The columns the queries read travel as one
+-- ROW so that every query reads the same deduplicated stream: with plain columns each query would
+-- prune a different set and the planner would build one deduplication (state and shuffle) per query.
+-- (EXPR$$N are the ROW's field names, written with a doubled dollar sign for the runner's placeholders.)
+CREATE TEMPORARY VIEW on_time_candidates AS
+SELECT event_id, event_time,
+       ROW(event_type, content_id, user_id, region, cdn_node, bytes_sent, ttfb_ms, throughput_kbps, error_code,
+           price_minor, currency) AS e
+FROM classified_events WHERE NOT is_late;
+
+CREATE TEMPORARY VIEW deduplicated_events AS
+SELECT * FROM (
+    SELECT *, ROW_NUMBER() OVER (PARTITION BY window_start, window_end, event_id ORDER BY event_time) AS copy_no
+    FROM TABLE(TUMBLE(TABLE on_time_candidates, DESCRIPTOR(event_time), INTERVAL '1' MINUTE))
+) WHERE copy_no = 1;
+
 CREATE TEMPORARY VIEW on_time_events AS
-SELECT * FROM classified_events WHERE NOT is_late;
+SELECT window_start, window_end, window_time,
+       e.EXPR$$0 AS event_type, e.EXPR$$1 AS content_id, e.EXPR$$2 AS user_id, e.EXPR$$3 AS region,
+       e.EXPR$$4 AS cdn_node, e.EXPR$$5 AS bytes_sent, e.EXPR$$6 AS ttfb_ms, e.EXPR$$7 AS throughput_kbps,
+       e.EXPR$$8 AS error_code, e.EXPR$$9 AS price_minor, e.EXPR$$10 AS currency
+FROM deduplicated_events;
 
 -- CDN requests: events that fetched bytes from an edge node (downloads and stream starts).
 CREATE TEMPORARY VIEW cdn_requests AS
@@ -32,7 +65,7 @@ SELECT
     PERCENTILE(ttfb_ms, 0.95) AS ttfb_p95_ms,
     AVG(CAST(NULLIF(throughput_kbps, 0) AS DOUBLE)) AS throughput_avg_kbps,
     SUM(bytes_sent) AS bytes_sent
-FROM TABLE(TUMBLE(TABLE cdn_requests, DESCRIPTOR(event_time), INTERVAL '1' MINUTE))
+FROM cdn_requests
 GROUP BY cdn_node, window_start, window_end, window_time;
 
 -- Health per region per minute: a roll-up of the node minutes (a cascaded window), not a second
@@ -68,7 +101,7 @@ SELECT
     SUM(price_minor) AS revenue_minor,
     MAX(currency) AS currency,
     COUNT(DISTINCT user_id) AS distinct_users
-FROM TABLE(TUMBLE(TABLE on_time_events, DESCRIPTOR(event_time), INTERVAL '1' MINUTE))
+FROM on_time_events
 GROUP BY content_id, region, window_start, window_end, window_time;
 
 -- Trending candidates: 5-minute windows sliding every minute, cascaded over the minute counts

@@ -16,8 +16,8 @@ SELECT content_id, window_start, window_end,
     COUNT(DISTINCT user_id),
     AVG(CAST(NULLIF(ttfb_ms, 0) AS DOUBLE)),
     PERCENTILE(NULLIF(ttfb_ms, 0), 0.95)
-FROM TABLE(TUMBLE(TABLE on_time_events, DESCRIPTOR(event_time), INTERVAL '1' MINUTE))
-GROUP BY content_id, window_start, window_end;
+FROM on_time_events
+GROUP BY content_id, window_start, window_end, window_time;
 
 -- ... and per content item and region (revenue is per region: one currency each).
 INSERT INTO content_region_minute_stats
@@ -61,7 +61,12 @@ SELECT subject, anomaly_kind, 'OPEN', started_at, detected_at, region, peak_valu
 UNION ALL
 SELECT subject, anomaly_kind, 'RESOLVED', started_at, ended_at, region, peak_value, severity FROM anomalies_resolved;
 
--- Late events, per event-time minute.
+-- Late events, one by one and per event-time minute.
+INSERT INTO late_events
+SELECT '${events_topic}', kafka_partition, kafka_offset, event_id, event_time, partition_clock
+FROM classified_events
+WHERE is_late;
+
 INSERT INTO late_events_minute
 SELECT CAST(FLOOR(event_time TO MINUTE) AS TIMESTAMP(3)), COUNT(*)
 FROM classified_events

@@ -54,8 +54,10 @@ class PipelineRun:
     """What the tests compare against: the events in Kafka and the tables the job filled."""
 
     isolated: Isolated
-    on_time: pd.DataFrame  # phase one: every event the job received before the late ones
-    late: pd.DataFrame  # phase two: event times long behind the watermark
+    on_time: pd.DataFrame  # what the windows count: phase one, on time, first copy of each event_id
+    late: pd.DataFrame  # what the oracle classifies late (expected: exactly phase two)
+    sent: pd.DataFrame  # phase one as sent: every event before the late ones, duplicates included
+    phase_two: pd.DataFrame  # event times long behind the watermark, sent after phase one
     end: datetime  # end of the last event-time window of phase one
     run_id: str  # the seeded run's id in ground_truth.*
 
@@ -158,12 +160,15 @@ def pipeline_run(stack: Settings) -> Iterator[PipelineRun]:
         phase_one_ends, first = _produce(isolated)
         run_id = first.run_id
     settings = isolated.scoped_settings()
-    events = expected.read_events(settings, isolated.topic)
+    events = expected.classify(expected.read_events(settings, isolated.topic), settings.watermark_delay_seconds * 1000)
     is_phase_one = events.apply(lambda r: r["offset"] < phase_one_ends[r["partition"]], axis=1)
+    not_clock = events["content_id"] != "clock"
     yield PipelineRun(
         isolated=isolated,
-        on_time=events[is_phase_one & (events["content_id"] != "clock")],
-        late=events[~is_phase_one],
+        on_time=expected.counted(events[is_phase_one & not_clock]),
+        late=events[events["late"]],
+        sent=events[is_phase_one & not_clock],
+        phase_two=events[~is_phase_one],
         end=T0 + timedelta(minutes=MINUTES),
         run_id=str(run_id),
     )

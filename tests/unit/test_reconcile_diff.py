@@ -1,4 +1,4 @@
-"""The reconciliation's diff: missing, extra and differing rows, float tolerance, skipped keys."""
+"""The reconciliation's diff: missing, extra and differing rows, float tolerance, nothing skipped."""
 
 from __future__ import annotations
 
@@ -16,9 +16,10 @@ def test_diff_reports_missing_extra_and_differing_rows():
     assert result.differing == [(("b", 1), (1, None), (2, None))]
 
 
-def test_diff_skips_keys_it_cannot_judge():
-    result = diff("t", {("a", 1): (1,)}, {("a", 1): (2,)}, skip=lambda key: key[0] == "a")
-    assert result.ok and result.skipped == 1 and result.compared == 0
+def test_diff_compares_every_key_of_either_side():
+    result = diff("t", {("a", 1): (1,), ("b", 1): (1,)}, {("a", 1): (2,), ("c", 1): (1,)})
+    assert result.compared == 3 and result.skipped == 0
+    assert len(result.missing) == len(result.extra) == len(result.differing) == 1
 
 
 def test_a_float_against_none_differs():
