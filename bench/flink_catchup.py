@@ -21,14 +21,14 @@ import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 
-import httpx
 import psutil
 import psycopg
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from flink_jobs import runner  # noqa: E402
+from flink_jobs import deploy  # noqa: E402
+from flink_jobs.rest import FlinkRest  # noqa: E402
 from generator.run import RunConfig, run_generator  # noqa: E402
 from streampulse import bootstrap  # noqa: E402
 from streampulse.settings import Settings, get_settings  # noqa: E402
@@ -53,7 +53,7 @@ def flink_cpu_seconds(settings: Settings) -> float:
 
 
 def source_records(settings: Settings, job_id: str) -> int:
-    job = httpx.get(f"{settings.flink_url}/jobs/{job_id}", timeout=10).json()
+    job = FlinkRest.from_settings(settings).job(job_id)
     source = next(v for v in job["vertices"] if "Source" in v["name"])
     return int(source["metrics"]["read-records"])  # events read from Kafka
 
@@ -87,10 +87,10 @@ def one_run(settings: Settings, events: int, parallelism: int) -> dict:
     bootstrap.ensure_database(settings, database)
     bootstrap.apply_migrations(settings, database)
     scoped = settings.model_copy(update={"flink_parallelism": parallelism})
-    job_id = runner.submit_in_subprocess(scoped, topic=TOPIC, database=database, job_name=job_name,
+    job_id = deploy.submit_in_subprocess(scoped, topic=TOPIC, database=database, job_name=job_name,
                                          alerts_topic=f"{TOPIC}-alerts")  # fmt: skip
     try:
-        while httpx.get(f"{settings.flink_url}/jobs/{job_id}", timeout=10).json()["state"] != "RUNNING":
+        while FlinkRest.from_settings(settings).job_state(job_id) != "RUNNING":
             time.sleep(0.5)
         while source_records(settings, job_id) == 0:
             time.sleep(0.2)
@@ -103,7 +103,7 @@ def one_run(settings: Settings, events: int, parallelism: int) -> dict:
         with psycopg.connect(settings.dsn(database)) as conn:
             rows = conn.execute("select count(*) from realtime.content_minute_stats").fetchone()[0]
     finally:
-        httpx.patch(f"{settings.flink_url}/jobs/{job_id}", params={"mode": "cancel"}, timeout=10)
+        FlinkRest.from_settings(settings).cancel(job_id, check=False)
         time.sleep(2)
         with psycopg.connect(settings.dsn("postgres"), autocommit=True) as conn:
             conn.execute(f'drop database if exists "{database}" with (force)')

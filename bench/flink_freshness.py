@@ -25,14 +25,14 @@ import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 
-import httpx
 import psycopg
 from psycopg.rows import dict_row
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from flink_jobs import runner  # noqa: E402
+from flink_jobs import deploy  # noqa: E402
+from flink_jobs.rest import FlinkRest  # noqa: E402
 from generator.run import Progress, RunConfig, run_generator  # noqa: E402
 from streampulse import bootstrap  # noqa: E402
 from streampulse.settings import get_settings  # noqa: E402
@@ -67,13 +67,13 @@ def main() -> None:
     bootstrap.ensure_topic(settings, topic, partitions=settings.events_topic_partitions)
     bootstrap.ensure_topic(settings, f"{topic}-alerts", partitions=1)
     scoped = settings.model_copy(update={"flink_parallelism": args.parallelism})
-    job_id = runner.submit_in_subprocess(
+    job_id = deploy.submit_in_subprocess(
         scoped, topic=topic, database=database, job_name=job_name, alerts_topic=f"{topic}-alerts"
     )
     stop = threading.Event()
     progress: list[Progress] = []
     try:
-        while httpx.get(f"{settings.flink_url}/jobs/{job_id}", timeout=10).json()["state"] != "RUNNING":
+        while FlinkRest.from_settings(settings).job_state(job_id) != "RUNNING":
             time.sleep(0.5)
         time.sleep(3)
         total_s = args.warmup_s + args.runs * args.period_s + 15
@@ -117,7 +117,7 @@ def main() -> None:
                       f"{everything['rows']:,} rows", flush=True)  # fmt: skip
     finally:
         stop.set()
-        httpx.patch(f"{settings.flink_url}/jobs/{job_id}", params={"mode": "cancel"}, timeout=10)
+        FlinkRest.from_settings(settings).cancel(job_id, check=False)
         time.sleep(2)
         with psycopg.connect(settings.dsn("postgres"), autocommit=True) as conn:
             conn.execute(f'drop database if exists "{database}" with (force)')

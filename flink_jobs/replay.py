@@ -35,13 +35,15 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 
-import httpx
 import psycopg
 from psycopg import sql
 
+from flink_jobs import deploy
 from flink_jobs.reconcile import TableDiff, diff
+from flink_jobs.rest import FlinkRest
 from streampulse import bootstrap
 from streampulse.settings import Settings
+from streampulse.waiting import wait_until
 
 log = logging.getLogger(__name__)
 
@@ -80,24 +82,32 @@ def create_versioned_schema(conn: psycopg.Connection, schema: str, source: str =
         )
 
 
-def _overrides_env(overrides: dict[str, str]) -> dict[str, str]:
+def _check_names(overrides: dict[str, str]) -> None:
     unknown = [k for k in overrides if k not in Settings.model_fields]
     if unknown:
         raise ValueError(f"not a setting: {', '.join(unknown)}")
-    return {f"STREAMPULSE_{k.upper()}": str(v) for k, v in overrides.items()}
+
+
+def with_overrides(settings: Settings, overrides: dict[str, str]) -> Settings:
+    """The settings with a replay's changed rules (validated like the environment would be)."""
+    _check_names(overrides)
+    return Settings(**{**deploy.settings_payload(settings), **overrides})
 
 
 def _wait_finished(settings: Settings, job_id: str, timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        state = httpx.get(f"{settings.flink_url}/jobs/{job_id}", timeout=10).json()["state"]
-        if state == "FINISHED":
-            return
+    flink = FlinkRest.from_settings(settings)
+
+    def finished() -> bool:
+        state = flink.job_state(job_id)
         if state in ("FAILED", "CANCELED"):
-            raise RuntimeError(f"replay job {job_id} ended {state}: see {settings.flink_url}/#/job/{job_id}")
-        time.sleep(1)
-    httpx.patch(f"{settings.flink_url}/jobs/{job_id}", params={"mode": "cancel"}, timeout=10)
-    raise TimeoutError(f"replay job {job_id} did not finish within {timeout_s:.0f} s (cancelled)")
+            raise RuntimeError(f"replay job {job_id} ended {state}: see {flink.ui_url(job_id)}")
+        return state == "FINISHED"
+
+    try:
+        wait_until(finished, f"replay job {job_id} finishing", timeout_s)
+    except TimeoutError:
+        flink.cancel(job_id, check=False)
+        raise TimeoutError(f"replay job {job_id} did not finish within {timeout_s:.0f} s (cancelled)") from None
 
 
 @dataclass
@@ -119,10 +129,8 @@ def run_replay(
     """Reprocess the topic (bounded, earliest to current end) with `overrides` into a new realtime_v<N>."""
     from confluent_kafka.admin import AdminClient
 
-    from flink_jobs import runner
-
     overrides = overrides or {}
-    env = _overrides_env(overrides)
+    changed = with_overrides(settings, overrides)
     topic = topic or settings.events_topic
     with psycopg.connect(settings.dsn(database), autocommit=True) as conn:
         conn.execute("select pg_advisory_lock(hashtext('streampulse: replay version'))")
@@ -145,9 +153,8 @@ def run_replay(
     bootstrap.ensure_topic(settings, alerts_topic, partitions=1)
     started = time.monotonic()
     try:
-        job_id = runner.submit_in_subprocess(
-            settings,
-            env=env,
+        job_id = deploy.submit_in_subprocess(
+            changed,
             topic=topic,
             database=database,
             job_name=f"streampulse-replay-{topic}-v{version}",
@@ -260,5 +267,5 @@ def parse_overrides(pairs: list[str]) -> dict[str, str]:
         if not match:
             raise ValueError(f"expected name=value, got {pair!r}")
         out[match[1]] = match[2]
-    _overrides_env(out)
+    _check_names(out)
     return out

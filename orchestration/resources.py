@@ -16,7 +16,9 @@ from dagster import ConfigurableResource
 from dagster_dbt import DbtCliResource
 from pydantic import SecretStr
 
+from flink_jobs.rest import FlinkRest
 from streampulse.dbt import DBT_EXECUTABLE, DBT_PROJECT, dbt_connection_env
+from streampulse.kafka import PartitionLag, consumer_lag
 from streampulse.settings import Settings, get_settings
 
 
@@ -27,28 +29,9 @@ class KafkaResource(ConfigurableResource):
     events_topic: str
     alerts_topic: str
 
-    def end_offsets(self, topic: str) -> dict[int, int]:
-        """High watermark per partition."""
-        from confluent_kafka import Consumer, TopicPartition
-
-        consumer = Consumer({"bootstrap.servers": self.bootstrap_servers, "group.id": "streampulse-dagster-probe"})
-        try:
-            partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
-            return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in partitions}
-        finally:
-            consumer.close()
-
-    def consumer_lag(self, group_id: str, topic: str) -> dict[int, int | None]:
-        """Records behind per partition for a consumer group (None: the group committed nothing there)."""
-        from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
-        from confluent_kafka.admin import AdminClient
-
-        ends = self.end_offsets(topic)
-        admin = AdminClient({"bootstrap.servers": self.bootstrap_servers})
-        request = ConsumerGroupTopicPartitions(group_id, [TopicPartition(topic, p) for p in ends])
-        committed = admin.list_consumer_group_offsets([request])[group_id].result(timeout=10)
-        offsets = {tp.partition: tp.offset for tp in committed.topic_partitions}
-        return {p: (end - offsets[p] if offsets.get(p, -1) >= 0 else None) for p, end in ends.items()}
+    def consumer_lag(self, group_id: str, topic: str) -> list[PartitionLag]:
+        """Per partition of `topic`: end offset, what the group committed, and its lag (streampulse.kafka)."""
+        return consumer_lag(self.bootstrap_servers, topic, [group_id])
 
 
 class SchemaRegistryResource(ConfigurableResource):
@@ -71,15 +54,12 @@ class FlinkResource(ConfigurableResource):
     """The Flink cluster's REST API, and the name of the analytics job on it (also its Kafka consumer group)."""
 
     rest_url: str
-    job_name: str = "streampulse-analytics"
+    job_name: str = Settings.model_fields["flink_job_name"].default
 
-    def get(self, path: str) -> dict:
-        response = httpx.get(f"{self.rest_url}{path}", timeout=10)
-        response.raise_for_status()
-        return response.json()
-
-    def cancel(self, job_id: str) -> None:
-        httpx.patch(f"{self.rest_url}/jobs/{job_id}", params={"mode": "cancel"}, timeout=10).raise_for_status()
+    @property
+    def rest(self) -> FlinkRest:
+        """The Flink REST client (flink_jobs/rest.py) for this cluster."""
+        return FlinkRest(self.rest_url)
 
 
 class PostgresResource(ConfigurableResource):
@@ -105,8 +85,10 @@ def platform_settings(
         update["database_name"] = postgres.database
         if base.database_external:
             update["database_url"] = SecretStr(base.dsn(postgres.database))
-    if flink is not None and flink.rest_url != base.flink_url:
-        update["flink_rest_url"] = flink.rest_url
+    if flink is not None:
+        update["flink_job_name"] = flink.job_name
+        if flink.rest_url != base.flink_url:
+            update["flink_rest_url"] = flink.rest_url
     return base.model_copy(update=update)
 
 
@@ -120,7 +102,7 @@ def platform_resources(settings: Settings | None = None) -> dict[str, Configurab
             alerts_topic=settings.alerts_topic,
         ),
         "schema_registry": SchemaRegistryResource(url=settings.registry_url),
-        "flink": FlinkResource(rest_url=settings.flink_url),
+        "flink": FlinkResource(rest_url=settings.flink_url, job_name=settings.flink_job_name),
         "postgres": PostgresResource(database=settings.dsn().rpartition("/")[2].split("?")[0]),
         "dbt": dbt_resource(),
     }

@@ -68,13 +68,17 @@ class Settings(BaseSettings):
     # How long a dead JobManager holds its leadership: the floor of the time to recover from its crash.
     flink_ha_session_timeout_ms: int = 8_000
 
-    # Flink job behaviour.
+    # Flink job behaviour. The job's name is also its Kafka consumer group and its checkpoint folder's name.
+    flink_job_name: str = "streampulse-analytics"
     flink_parallelism: int = 1
     # Slots of the local TaskManager: one per concurrently running job at parallelism 1.
     flink_taskmanager_slots: int = 8
     checkpoint_interval_ms: int = 10_000
     watermark_delay_seconds: int = 5
-    source_idle_timeout_seconds: int = 30
+    # 0 = no idle timeout (the default): a partition that delivers nothing holds the watermark back.
+    # A timeout lets the watermark pass an idle partition, whose next on-time events are then dropped by
+    # windows that already fired (docs/operations.md): set it only if a partition can stay silent for good.
+    source_idle_timeout_seconds: int = 0
     sink_flush_interval: str = "500ms"
     trending_top_n: int = 10
 

@@ -84,12 +84,13 @@ def test_demo_generator_watchdog_restarts_only_a_dead_generator():
 
 
 def test_pruning_keeps_active_protected_and_recent_state(tmp_path, monkeypatch):
-    """The savepoint schedule's pruning (runner.prune_retained_state) on a state folder of both layouts;
-    the cluster's job list is the only fake."""
+    """The savepoint schedule's pruning (savepoints.prune_retained_state) on a state folder of both layouts;
+    the cluster's list of active jobs is the only fake."""
     import os
     import time
 
-    from flink_jobs import runner
+    from flink_jobs import savepoints as retention
+    from flink_jobs.rest import FlinkRest
     from streampulse.settings import Settings
 
     settings = Settings(state_dir=tmp_path)
@@ -111,15 +112,9 @@ def test_pruning_keeps_active_protected_and_recent_state(tmp_path, monkeypatch):
     folders["flat"] = make(root / "checkpoints" / ids["flat"])  # the cluster's default layout
     savepoints = [make(root / "savepoints" / f"savepoint-{n}", age=old - n) for n in range(4)]
 
-    class Overview:
-        def raise_for_status(self) -> None: ...
-
-        def json(self) -> dict:
-            return {"jobs": [{"jid": ids["active"], "name": "x", "state": "RUNNING"}]}
-
-    monkeypatch.setattr(runner.httpx, "get", lambda *a, **k: Overview())
+    monkeypatch.setattr(FlinkRest, "jobs", lambda self: [{"jid": ids["active"], "name": "x", "state": "RUNNING"}])
     protect = frozenset({(folders["protected"] / "chk-1").as_uri()})
-    removed = runner.prune_retained_state(settings, max_age_s=24 * 3600, keep_savepoints=2, protect=protect)
+    removed = retention.prune_retained_state(settings, max_age_s=24 * 3600, keep_savepoints=2, protect=protect)
     assert set(removed) == {folders["stopped"], folders["flat"], savepoints[2], savepoints[3]}
     assert all(not p.exists() for p in removed)
     assert folders["active"].exists() and folders["protected"].exists() and folders["recent"].exists()

@@ -1,7 +1,5 @@
 """The streaming stages as assets: the long-running Flink job and the real-time tables it writes."""
 
-import time
-
 from dagster import (
     AssetExecutionContext,
     AssetKey,
@@ -26,19 +24,6 @@ class DeployConfig(Config):
     sql_dir: str | None = Field(None, description="Directory of the job's SQL files (default: flink_jobs/sql).")
 
 
-def wait_until_running(flink: FlinkResource, job_id: str, timeout_s: float = 180) -> None:
-    """Until the job and every task run: only then is it consuming and able to checkpoint."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        job = flink.get(f"/jobs/{job_id}")
-        if job["state"] == "RUNNING" and all(v["status"] == "RUNNING" for v in job["vertices"]):
-            return
-        if job["state"] in ("FAILED", "CANCELED", "FINISHED"):
-            raise Failure(f"Flink job {job_id} ended as {job['state']} right after submission; see the Flink UI.")
-        time.sleep(1)
-    raise Failure(f"Flink job {job_id} did not reach RUNNING within {timeout_s:.0f} s.")
-
-
 def submit_job(
     flink: FlinkResource,
     kafka: KafkaResource,
@@ -46,34 +31,36 @@ def submit_job(
     start_from: str | None,
     sql_dir: str | None = None,
 ) -> str:
-    """Submit the analytics job (a PyFlink client in a subprocess) and wait until all its tasks run."""
-    from flink_jobs import runner
+    """Submit the analytics job (a PyFlink client in a subprocess) and wait until all its tasks run.
 
-    job_id = runner.submit_in_subprocess(
-        platform_settings(kafka, postgres, flink),
-        topic=kafka.events_topic,
-        database=postgres.database,
-        job_name=flink.job_name,
-        alerts_topic=kafka.alerts_topic,
-        from_checkpoint=start_from,
-        sql_dir=sql_dir,
-    )
-    wait_until_running(flink, job_id)
+    The submission receives the Settings of these resources, so a per-run override of the Flink URL or the
+    bootstrap servers reaches the submitted job (tests/unit/test_deploy.py)."""
+    from flink_jobs import deploy
+
+    settings = platform_settings(kafka, postgres, flink)
+    spec = {"topic": kafka.events_topic, "database": postgres.database, "job_name": flink.job_name,
+            "alerts_topic": kafka.alerts_topic, "from_checkpoint": start_from}  # fmt: skip
+    if sql_dir:
+        spec["sql_dir"] = sql_dir
+    job_id = deploy.submit_in_subprocess(settings, **spec)
+    try:
+        deploy.wait_until_running(settings, job_id)
+    except (RuntimeError, TimeoutError) as exc:
+        raise Failure(str(exc)) from exc
     return job_id
 
 
 def job_metadata(flink: FlinkResource, job_id: str, started_from: str | None, action: str) -> dict:
-    from flink_jobs import runner
+    from flink_jobs import deploy
 
-    settings = platform_settings(flink=flink)
     return {
         "job_id": job_id,
         "job_name": flink.job_name,
-        "state": flink.get(f"/jobs/{job_id}")["state"],
-        "sql_version": runner.job_sql_version(settings, job_id) or "unknown",
+        "state": flink.rest.job_state(job_id),
+        "sql_version": deploy.job_sql_version(platform_settings(flink=flink), job_id) or "unknown",
         "started_from": started_from or "none (empty state)",
         "action": action,
-        "flink_ui": MetadataValue.url(f"{flink.rest_url}/#/job/running/{job_id}/overview"),
+        "flink_ui": MetadataValue.url(flink.rest.ui_url(job_id)),
     }
 
 
@@ -97,19 +84,19 @@ def flink_analytics_job(
     kafka: KafkaResource,
     postgres: PostgresResource,
 ) -> MaterializeResult:
-    from flink_jobs import runner
+    from flink_jobs import savepoints
 
     settings = platform_settings(kafka, postgres, flink)
-    running = runner.find_running_job(settings, flink.job_name)
+    running = flink.rest.active_job(flink.job_name)
     if running:
         context.log.info(f"{flink.job_name} is already running as {running}; nothing to deploy.")
-        restored = flink.get(f"/jobs/{running}/checkpoints").get("latest", {}).get("restored") or {}
-        return MaterializeResult(metadata=job_metadata(flink, running, restored.get("external_path"), "none"))
-    start_from = config.start_from or runner.latest_restore_point(settings, flink.job_name)
+        restored = flink.rest.checkpoint_stats(running).restored_path
+        return MaterializeResult(metadata=job_metadata(flink, running, restored, "none"))
+    start_from = config.start_from or savepoints.latest_restore_point(settings, flink.job_name)
     if start_from is None:
         # After a JobManager restart the REST API forgets earlier runs: the newest checkpoint on disk in
         # this job name's own folder (local cluster).
-        start_from = runner.latest_checkpoint(settings, flink.job_name)
+        start_from = savepoints.latest_checkpoint(settings, flink.job_name)
     context.log.info(f"Submitting {flink.job_name} from {start_from or 'empty state'}")
     job_id = submit_job(flink, kafka, postgres, start_from, config.sql_dir)
     context.log.info(f"{flink.job_name} runs as {job_id}")

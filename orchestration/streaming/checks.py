@@ -18,7 +18,7 @@ from dagster import (
 )
 from psycopg import sql
 
-from orchestration.resources import FlinkResource, KafkaResource, PostgresResource, platform_settings
+from orchestration.resources import FlinkResource, KafkaResource, PostgresResource
 from orchestration.streaming.assets import JOB_ASSET, WINDOWED_TABLES
 from orchestration.streaming.flink_status import last_checkpoint
 from streampulse.settings import get_settings
@@ -75,10 +75,8 @@ def realtime_tables_fresh(
     "older means checkpoints fail or stall, and a restart would replay (and delay) that much data.",
 )
 def flink_checkpoint_recent(flink: FlinkResource) -> AssetCheckResult:
-    from flink_jobs import runner
-
     bound_s = 3 * get_settings().checkpoint_interval_ms / 1000
-    job_id = runner.find_running_job(platform_settings(flink=flink), flink.job_name)
+    job_id = flink.rest.active_job(flink.job_name)
     if job_id is None:
         return AssetCheckResult(passed=False, description=f"No active job named {flink.job_name}.")
     status = last_checkpoint(flink, job_id)
@@ -97,9 +95,8 @@ def flink_checkpoint_recent(flink: FlinkResource) -> AssetCheckResult:
 def flink_consumer_lag(flink: FlinkResource, kafka: KafkaResource) -> AssetCheckResult:
     bound = get_settings().max_consumer_lag
     lag = kafka.consumer_lag(flink.job_name, kafka.events_topic)
-    ends = kafka.end_offsets(kafka.events_topic)
     # A partition without a committed offset is behind by everything in it.
-    total = sum(ends[p] if behind is None else behind for p, behind in lag.items())
+    total = sum(row.behind for row in lag)
     return AssetCheckResult(
         passed=total <= bound,
         metadata={
@@ -107,7 +104,7 @@ def flink_consumer_lag(flink: FlinkResource, kafka: KafkaResource) -> AssetCheck
             "topic": kafka.events_topic,
             "lag": total,
             "bound": bound,
-            "per_partition": {str(p): v for p, v in lag.items()},
+            "per_partition": {str(row.partition): row.lag for row in lag},
         },
     )
 

@@ -28,19 +28,19 @@ class UpgradeConfig(Config):
     "already runs the target SQL version. Output: the savepoint path, or nothing when no upgrade is needed."
 )
 def stop_with_savepoint(context: OpExecutionContext, config: UpgradeConfig, flink: FlinkResource) -> dict:
-    from flink_jobs import runner
+    from flink_jobs import deploy, runner, savepoints
 
     settings = platform_settings(flink=flink)
     target = runner.sql_version(config.sql_dir) if config.sql_dir else runner.sql_version()
-    job_id = runner.find_running_job(settings, flink.job_name)
+    job_id = flink.rest.active_job(flink.job_name)
     if job_id is None:
         raise Failure(f"No active job named {flink.job_name}: nothing to upgrade (materialize flink_analytics_job).")
-    current = runner.job_sql_version(settings, job_id)
+    current = deploy.job_sql_version(settings, job_id)
     if current == target and not config.force:
         context.log.info(f"Job {job_id} already runs SQL {target}: no upgrade needed.")
         return {"savepoint": None, "sql_dir": config.sql_dir, "old_job_id": job_id, "old_sql_version": current}
     context.log.info(f"Stopping job {job_id} (SQL {current}) with a savepoint, to start SQL {target}.")
-    savepoint = runner.stop_with_savepoint(settings, job_id)
+    savepoint = savepoints.stop_with_savepoint(settings, job_id)
     context.log.info(f"Job {job_id} stopped; savepoint {savepoint}")
     return {"savepoint": savepoint, "sql_dir": config.sql_dir, "old_job_id": job_id, "old_sql_version": current}
 
@@ -95,18 +95,21 @@ class RetentionConfig(Config):
     "STREAMPULSE_FLINK_RETENTION_HOURS. The restore point the job would resume from is never deleted."
 )
 def savepoint_and_prune(context: OpExecutionContext, config: RetentionConfig, flink: FlinkResource) -> dict:
-    from flink_jobs import runner
+    from flink_jobs import savepoints
 
     settings = platform_settings(flink=flink)
-    job_id = runner.find_running_job(settings, flink.job_name)
+    if settings.flink_external:
+        # Retention deletes local folders; an external cluster's state is on its own storage.
+        raise Failure(f"Flink is external ({flink.rest_url}): prune its state with the cluster's own retention.")
+    job_id = flink.rest.active_job(flink.job_name)
     savepoint = None
     if config.take_savepoint and job_id:
-        savepoint = runner.trigger_savepoint(settings, job_id)
+        savepoint = savepoints.trigger_savepoint(settings, job_id)
         context.log.info(f"Savepoint of {job_id}: {savepoint}")
     elif config.take_savepoint:
         context.log.warning(f"No active job named {flink.job_name}: no savepoint taken.")
-    keep = {p for p in (savepoint, runner.latest_restore_point(settings, flink.job_name)) if p}
-    removed = runner.prune_retained_state(
+    keep = {p for p in (savepoint, savepoints.latest_restore_point(settings, flink.job_name)) if p}
+    removed = savepoints.prune_retained_state(
         settings, settings.flink_retention_hours * 3600, settings.flink_savepoints_kept, frozenset(keep)
     )
     for path in removed:

@@ -20,7 +20,8 @@ from dagster import (
     sensor,
 )
 
-from orchestration.resources import FlinkResource, platform_settings
+from flink_jobs.rest import ACTIVE_STATES
+from orchestration.resources import FlinkResource
 from orchestration.streaming.assets import JOB_ASSET, flink_analytics_job
 from orchestration.streaming.flink_status import job_health
 
@@ -55,18 +56,16 @@ def operation_in_flight(context: SensorEvaluationContext) -> str | None:
     "cancelled or missing it launches deploy_flink_job, which resubmits it from the latest retained checkpoint.",
 )
 def flink_job_health(context: SensorEvaluationContext, flink: FlinkResource) -> SensorResult | SkipReason:
-    from flink_jobs import runner
-
     busy = operation_in_flight(context)
     if busy:
         return SkipReason(f"A {busy} run is in flight; not interfering.")
     try:
-        jobs = runner.jobs_named(platform_settings(flink=flink), flink.job_name)
+        jobs = flink.rest.jobs_named(flink.job_name)
     except httpx.HTTPError as exc:
         # The cluster itself is down: supervisord (or the platform's orchestrator) restarts it; a submission
         # would fail now. The job is resubmitted on the first tick after the REST API answers again.
         return SkipReason(f"Flink REST API at {flink.rest_url} unreachable ({exc.__class__.__name__}).")
-    active = next((j for j in jobs if j["state"] in runner.ACTIVE_STATES), None)
+    active = next((j for j in jobs if j["state"] in ACTIVE_STATES), None)
     if active is not None:
         health = job_health(flink, active["jid"])
         return SensorResult(asset_events=[AssetObservation(asset_key=JOB_ASSET, metadata=health)])

@@ -2,12 +2,12 @@
 
 import streamlit as st
 
-from flink_jobs.runner import JOB_NAME
 from streamlit_app import data, ops, ui
 from streampulse.settings import get_settings
 
 st.title("Pipeline")
 settings = get_settings()
+JOB_NAME = settings.flink_job_name
 dagster_url = f"http://{settings.bind_host}:{settings.dagster_port}"
 left, right, _ = st.columns([1, 1, 3])
 left.link_button("Dagster UI", dagster_url, icon=":material/open_in_new:", width="stretch")

@@ -12,7 +12,8 @@ from datetime import datetime, timezone
 import httpx
 import psycopg
 
-from flink_jobs import runner
+from flink_jobs import deploy
+from flink_jobs.rest import FlinkRest
 from generator.events import make_event
 from generator.producer import EventProducer
 
@@ -52,7 +53,7 @@ def read_minute_counts(dsn: str) -> dict[tuple[str, datetime], int]:
 @contextmanager
 def flink_job(isolated) -> Iterator[str]:
     """The analytics job on the test's topic and database; cancelled afterwards."""
-    job_id = runner.submit_in_subprocess(
+    job_id = deploy.submit_in_subprocess(
         isolated.settings,
         topic=isolated.topic,
         database=isolated.database,
@@ -61,16 +62,11 @@ def flink_job(isolated) -> Iterator[str]:
     )
     try:
         # Every task running (the source has its partitions) before the test produces anything.
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            job = httpx.get(f"{isolated.settings.flink_url}/jobs/{job_id}", timeout=10).json()
-            if job["state"] == "RUNNING" and all(v["status"] == "RUNNING" for v in job["vertices"]):
-                break
-            time.sleep(0.5)
+        deploy.wait_until_running(isolated.settings, job_id, timeout_s=120)
         time.sleep(2)
         yield job_id
     finally:
-        httpx.patch(f"{isolated.settings.flink_url}/jobs/{job_id}", params={"mode": "cancel"}, timeout=10)
+        FlinkRest.from_settings(isolated.settings).cancel(job_id, check=False)
 
 
 def wait_for_minute_counts(dsn: str, expected_rows: int, timeout_s: float = 180) -> dict:

@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-import httpx
 import pytest
 from dagster import (
     AssetCheckEvaluation,
@@ -23,7 +22,8 @@ from dagster import (
     materialize,
 )
 
-from flink_jobs import runner
+from flink_jobs import deploy, runner
+from flink_jobs.rest import ACTIVE_STATES, FlinkRest
 from generator.producer import EventProducer
 from generator.run import RunConfig, run_generator
 from orchestration.definitions import defs
@@ -58,7 +58,7 @@ def resources_for(isolated: Isolated) -> dict:
 
 
 def _checkpoints(flink: FlinkResource, job_id: str) -> int:
-    return flink.get(f"/jobs/{job_id}/checkpoints")["counts"]["completed"]
+    return flink.rest.checkpoint_stats(job_id).completed
 
 
 def _materialization(result, key: AssetKey = JOB) -> dict:  # noqa: ANN001
@@ -71,9 +71,10 @@ def _materialization(result, key: AssetKey = JOB) -> dict:  # noqa: ANN001
 def cleanup_jobs(isolated: Isolated) -> Iterator[None]:
     """Cancel whatever job of the test's name is still active at the end."""
     yield
-    for job in runner.jobs_named(isolated.settings, isolated.job_name):
-        if job["state"] in runner.ACTIVE_STATES:
-            httpx.patch(f"{isolated.settings.flink_url}/jobs/{job['jid']}", params={"mode": "cancel"}, timeout=10)
+    flink = FlinkRest.from_settings(isolated.settings)
+    for job in flink.jobs_named(isolated.job_name):
+        if job["state"] in ACTIVE_STATES:
+            flink.cancel(job["jid"], check=False)
 
 
 def _assert_equals_independent_computation(isolated: Isolated) -> int:
@@ -224,9 +225,9 @@ def test_sensor_redeploys_a_cancelled_job_from_its_checkpoint_and_nothing_is_los
     assert observed["state"].value == "RUNNING" and observed["checkpoint_id"].value >= 1
     assert observed["records_in"].value <= 150 * 100 and observed["backpressure"].value in ("ok", "low", "high")
 
-    flink.cancel(first_job)
-    wait_until(lambda: flink.get(f"/jobs/{first_job}")["state"] == "CANCELED", "the job to be cancelled")
-    checkpoint = flink.get(f"/jobs/{first_job}/checkpoints")["latest"]["completed"]["external_path"]
+    flink.rest.cancel(first_job)
+    wait_until(lambda: flink.rest.job_state(first_job) == "CANCELED", "the job to be cancelled")
+    checkpoint = flink.rest.checkpoint_stats(first_job).latest_path
     _produce(isolated, start + timedelta(seconds=150), 150, seed=12)  # while no job runs
 
     tick = flink_job_health(build_sensor_context(instance=instance, resources={"flink": flink}))
@@ -238,7 +239,7 @@ def test_sensor_redeploys_a_cancelled_job_from_its_checkpoint_and_nothing_is_los
     )
     assert redeployed["started_from"] == checkpoint
     assert redeployed["job_id"] != first_job
-    assert flink.get(f"/jobs/{redeployed['job_id']}/checkpoints")["latest"]["restored"]["external_path"] == checkpoint
+    assert flink.rest.checkpoint_stats(redeployed["job_id"]).restored_path == checkpoint
 
     _close_windows(isolated, start + timedelta(minutes=5))
     _results_through(isolated, start + timedelta(minutes=5))
@@ -299,9 +300,9 @@ def test_upgrade_job_moves_to_new_sql_through_a_savepoint_without_losing_state(i
     stopped = result.output_for_node("stop_with_savepoint")
     new_job = result.output_for_node("start_from_savepoint")
     assert stopped["old_job_id"] == deployed["job_id"] and stopped["savepoint"]
-    assert flink.get(f"/jobs/{deployed['job_id']}")["state"] == "FINISHED"
-    assert flink.get(f"/jobs/{new_job}/checkpoints")["latest"]["restored"]["external_path"] == stopped["savepoint"]
-    assert runner.job_sql_version(isolated.settings, new_job) == runner.sql_version(new_sql)
+    assert flink.rest.job_state(deployed["job_id"]) == "FINISHED"
+    assert flink.rest.checkpoint_stats(new_job).restored_path == stopped["savepoint"]
+    assert deploy.job_sql_version(isolated.settings, new_job) == runner.sql_version(new_sql)
     [materialized] = result.asset_materializations_for_node("start_from_savepoint")
     assert materialized.metadata["started_from"].value == stopped["savepoint"]
 

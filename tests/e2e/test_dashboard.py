@@ -11,11 +11,11 @@ import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 
-import httpx
 import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from flink_jobs.rest import FlinkRest
 from streamlit_app.data import USD_CENTS_PER_MINOR
 from streampulse.settings import REPO_ROOT, get_settings
 from tests.e2e.conftest import LATE_EVENTS, PipelineRun, query
@@ -259,7 +259,7 @@ def test_pipeline_state_from_flink_and_kafka(dashboard: PipelineRun) -> None:
         assert shown["Dead letters (all time)"] == f"{n:,} records"
     else:
         assert shown["Dead letters (all time)"] == "no table"
-    jobs = httpx.get(f"{settings.flink_url}/jobs/overview", timeout=10).json()["jobs"]
+    jobs = FlinkRest.from_settings(settings).jobs()
     table = next(d.value for d in at.dataframe if "job_id" in d.value)
     assert set(table["job_id"]) <= {j["jid"] for j in jobs}
     # Kafka: the test job's consumer group committed offsets on the run's topic; lag = end - committed.

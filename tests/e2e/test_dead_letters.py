@@ -6,10 +6,10 @@ from __future__ import annotations
 import random
 from datetime import timedelta
 
-import httpx
 import pytest
 from confluent_kafka import Producer
 
+from flink_jobs.rest import FlinkRest
 from generator.events import make_event
 from generator.producer import EventProducer
 from tests.e2e.conftest import query
@@ -57,7 +57,7 @@ def test_undecodable_records_go_to_the_dead_letter_table(isolated):
             assert topic == isolated.topic
             assert delivered[bytes(payload)] == (partition, offset)
             assert bad[bytes(payload)] in error, error
-        job = httpx.get(f"{isolated.settings.flink_url}/jobs/{job_id}", timeout=10).json()
-        assert job["state"] == "RUNNING"
-        exceptions = httpx.get(f"{isolated.settings.flink_url}/jobs/{job_id}/exceptions", timeout=10).json()
+        flink = FlinkRest.from_settings(isolated.settings)
+        assert flink.job_state(job_id) == "RUNNING"
+        exceptions = flink.exceptions(job_id)
         assert not exceptions.get("exceptionHistory", {}).get("entries"), "the job restarted"

@@ -7,9 +7,9 @@ import os
 import signal
 from datetime import timedelta
 
-import httpx
 import pytest
 
+from flink_jobs.rest import FlinkRest
 from generator.producer import EventProducer
 from generator.run import RunConfig, run_generator
 from generator.scenarios import load
@@ -24,8 +24,7 @@ pytestmark = pytest.mark.stack
 
 
 def _completed_checkpoints(settings, job_id: str) -> int:  # noqa: ANN001
-    stats = httpx.get(f"{settings.flink_url}/jobs/{job_id}/checkpoints", timeout=10).json()
-    return stats["counts"]["completed"]
+    return FlinkRest.from_settings(settings).checkpoint_stats(job_id).completed
 
 
 def test_taskmanager_killed_mid_run_loses_and_doubles_nothing(isolated):
@@ -55,15 +54,14 @@ def test_taskmanager_killed_mid_run_loses_and_doubles_nothing(isolated):
         producer.flush()
 
         wait_until(lambda: supervisor.info("flink-taskmanager")["pid"] not in (0, pid), "the TaskManager to restart")
-        wait_until(lambda: httpx.get(f"{settings.flink_url}/jobs/{job_id}", timeout=10).json()["state"] == "RUNNING",
-                  "the job to run again")  # fmt: skip
+        wait_until(lambda: FlinkRest.from_settings(settings).job_state(job_id) == "RUNNING", "the job to run again")
         wait_until(
             lambda: _query(isolated.dsn(), "select count(*) from realtime.trending where window_end = "
                            f"'{(T0 + timedelta(minutes=10)).isoformat()}'")[0][0] > 0,
             "the last windows after the restore",
         )  # fmt: skip
         _wait_until_settled(isolated.dsn())
-        exceptions = httpx.get(f"{settings.flink_url}/jobs/{job_id}/exceptions", timeout=10).json()
+        exceptions = FlinkRest.from_settings(settings).exceptions(job_id)
         assert exceptions.get("exceptionHistory", {}).get("entries"), "the job should have failed over"
 
     events = expected.read_events(settings, isolated.topic)

@@ -15,14 +15,16 @@ from pathlib import Path
 import httpx
 import pytest
 
-from flink_jobs import runner
+from flink_jobs import deploy
 from flink_jobs.reconcile import reconcile
+from flink_jobs.rest import FlinkRest
 from generator.producer import EventProducer
 from generator.run import RunConfig, run_generator
 from generator.scenarios import load
 from streampulse.settings import Settings
 from streampulse.stack.components import flink_env, flink_home, prepare_flink
 from streampulse.stack.preflight import find_java
+from streampulse.waiting import wait_until
 from tests.e2e.helpers import T0, ms, send_clock
 
 pytestmark = [pytest.mark.stack, pytest.mark.timeout(1800)]  # a second cluster + a submission
@@ -51,15 +53,11 @@ def second_flink(stack: Settings, tmp_path_factory: pytest.TempPathFactory) -> I
     ]  # fmt: skip
     url = f"http://{stack.bind_host}:{REST_PORT}"
     try:
-        deadline = time.monotonic() + 240
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{url}/overview", timeout=3).json().get("slots-available", 0) >= 2:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(1)
-        else:
+        flink = FlinkRest(url, timeout_s=3)
+        try:
+            wait_until(lambda: flink.cluster_overview().get("slots-available", 0) >= 2, "the second Flink cluster",
+                       timeout_s=240, retry_on=(httpx.HTTPError,))  # fmt: skip
+        except TimeoutError:
             pytest.fail(f"the second Flink cluster did not start: {state}")
         yield url
     finally:
@@ -75,26 +73,22 @@ def second_flink(stack: Settings, tmp_path_factory: pytest.TempPathFactory) -> I
 def test_the_job_runs_unchanged_on_another_cluster_with_parallelism_2_and_a_bootstrap_list(isolated, second_flink):
     host, port = isolated.settings.bind_host, isolated.settings.kafka_port
     bootstrap_list = f"{host}:{port},localhost:{port}"  # two addresses (of the one local broker)
-    overrides = {"STREAMPULSE_FLINK_REST_URL": second_flink, "STREAMPULSE_KAFKA_BOOTSTRAP_SERVERS": bootstrap_list,
-                 "STREAMPULSE_FLINK_PARALLELISM": "2"}  # fmt: skip
+    # The Settings alone choose the cluster, the brokers and the parallelism: the submission receives them.
     settings = isolated.scoped_settings().model_copy(
-        update={"flink_rest_url": second_flink, "kafka_bootstrap_servers": bootstrap_list}
+        update={"flink_rest_url": second_flink, "kafka_bootstrap_servers": bootstrap_list, "flink_parallelism": 2}
     )
-    job_id = runner.submit_in_subprocess(
-        settings, env=overrides, topic=isolated.topic, database=isolated.database, job_name=isolated.job_name,
+    job_id = deploy.submit_in_subprocess(
+        settings, topic=isolated.topic, database=isolated.database, job_name=isolated.job_name,
         alerts_topic=isolated.alerts_topic,
     )  # fmt: skip
+    flink = FlinkRest(second_flink)
     try:
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
-            job = httpx.get(f"{second_flink}/jobs/{job_id}", timeout=10).json()
-            if job["state"] == "RUNNING" and all(v["status"] == "RUNNING" for v in job["vertices"]):
-                break
-            time.sleep(1)
+        deploy.wait_until_running(settings, job_id)
+        job = flink.job(job_id)
         assert {v["parallelism"] for v in job["vertices"]} >= {2}, job["vertices"]
         # Not on the shared cluster: the configuration alone chose the cluster.
-        shared = httpx.get(f"{isolated.settings.flink_url}/jobs", timeout=10).json()["jobs"]
-        assert job_id not in {j["id"] for j in shared}
+        shared = FlinkRest.from_settings(isolated.settings).jobs()
+        assert job_id not in {j["jid"] for j in shared}
 
         run_generator(
             settings,
@@ -117,4 +111,4 @@ def test_the_job_runs_unchanged_on_another_cluster_with_parallelism_2_and_a_boot
         assert report.kafka_events == 6 * 60 * 200
         assert report.tables[0].compared > 1000 and report.tables[4].compared > 0  # content rows, an alert
     finally:
-        httpx.patch(f"{second_flink}/jobs/{job_id}", params={"mode": "cancel"}, timeout=10)
+        flink.cancel(job_id, check=False)

@@ -46,3 +46,27 @@ def test_masked_render_hides_the_password():
     settings = Settings(database_url="postgresql://u:s3cret@db.example:5432/sp")
     text = "\n".join(runner.render_statements(runner.placeholders(settings, "t", None, "g", masked=True)))
     assert "s3cret" not in text and "'password' = '******'" in text
+
+
+def test_the_job_files_split_into_whole_statements():
+    """sqlparse splits the real files: one statement per CREATE, the statement set as one, no comments left."""
+    settings = Settings(database_url="postgresql://u:p@db.example:5432/sp")
+    statements = runner.render_statements(runner.placeholders(settings, "t", None, "g"))
+    assert all(s.split()[0].upper() in {"CREATE", "EXECUTE"} for s in statements)
+    assert not any(line.lstrip().startswith("--") for s in statements for line in s.splitlines())
+    [statement_set] = [s for s in statements if s.upper().startswith("EXECUTE STATEMENT SET")]
+    assert statement_set is statements[-1] and statement_set.rstrip().upper().endswith("END")
+    assert statement_set.upper().count("INSERT INTO") >= 8
+
+
+def test_a_bounded_run_sets_its_source_options_with_alter_table():
+    settings = Settings(database_url="postgresql://u:p@db.example:5432/sp")
+    values = runner.placeholders(settings, "t", None, "g")
+    plain = runner.render_statements(values)
+    bounded = runner.render_statements(values, source_options=runner.BOUNDED_SOURCE_OPTIONS)
+    create = next(i for i, s in enumerate(bounded) if s.lower().startswith(f"create table {runner.SOURCE_TABLE}"))
+    assert bounded[create + 1] == (
+        f"ALTER TABLE {runner.SOURCE_TABLE} SET ('scan.startup.mode' = 'earliest-offset', "
+        "'scan.bounded.mode' = 'latest-offset')"
+    )
+    assert bounded[: create + 1] + bounded[create + 2 :] == plain
