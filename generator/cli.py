@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import logging
 import signal
-import sys
 import threading
+from contextlib import nullcontext
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.console import Console
+from rich.progress import Progress as RichProgress
+from rich.progress import SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from generator import scenarios as scenario_module
 from generator.producer import BrokerUnavailable, SchemaRejected
 from generator.run import Progress, RunConfig, run_generator
 from generator.schema import EVENT_SCHEMA_FILES, LATEST_VERSION
+from streampulse.logs import setup_logging
 from streampulse.settings import get_settings
 
 app = typer.Typer(add_completion=False, rich_markup_mode=None)
@@ -57,8 +61,7 @@ def main(
         bool, typer.Option("--quiet", help="A log line every 10 s instead of a live progress line.")
     ] = False,
 ) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    setup_logging()
     try:
         chosen = scenario_module.load(scenario, scenario_file)
     except scenario_module.ScenarioError as exc:
@@ -83,20 +86,27 @@ def main(
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
 
+    # A live line on the terminal (rich), or a log line every 10 s (--quiet, and under supervisord).
+    live = RichProgress(
+        SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=Console(stderr=True)
+    )
+    task = live.add_task("starting", total=None)
+
     def show(p: Progress) -> None:
         line = (
             f"{p.events_per_s:9.0f} ev/s  produced {p.produced:,}  failed {p.failed:,}  "
-            f"behind target {p.behind_s:.1f} s  ({p.elapsed_s:.0f} s)"
+            f"behind target {p.behind_s:.1f} s"
         )
         if p.done:
             return
         if quiet:
-            log.info(line)
+            log.info(f"{line}  ({p.elapsed_s:.0f} s)")
         else:
-            print("\r" + line, end="", file=sys.stderr, flush=True)
+            live.update(task, description=line)
 
     try:
-        result = run_generator(get_settings(), config, stop, show, progress_every_s=10 if quiet else 1)
+        with nullcontext() if quiet else live:
+            result = run_generator(get_settings(), config, stop, show, progress_every_s=10 if quiet else 1)
     except (BrokerUnavailable, SchemaRejected) as exc:
         typer.echo(f"\nerror: {exc}", err=True)
         raise typer.Exit(3) from None

@@ -93,15 +93,3 @@ def bootstrap_platform(settings: Settings) -> None:
     ensure_topic(settings, settings.events_topic)
     ensure_topic(settings, settings.alerts_topic)
     ensure_registry_compatibility(settings)
-
-
-def ensure_flink_job(settings: Settings) -> str:
-    """Submit the analytics job unless it is running; resume from the newest retained checkpoint."""
-    from flink_jobs import runner
-
-    running = runner.find_running_job(settings, runner.JOB_NAME)
-    if running:
-        log.info("Flink job %s already running (%s)", runner.JOB_NAME, running)
-        return running
-    checkpoint = runner.latest_checkpoint(settings)
-    return runner.submit_in_subprocess(settings, from_checkpoint=checkpoint)

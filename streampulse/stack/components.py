@@ -13,43 +13,21 @@ import socket
 import subprocess
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from string import Template
 
 import httpx
+import yaml
 
+from flink_jobs.rest import FlinkRest
 from streampulse.settings import REPO_ROOT, Settings
-from streampulse.stack import StackError
+from streampulse.stack import Component, StackError
 from streampulse.stack.preflight import Java
+from streampulse.stack.supervisor import Supervisor
 
 TEMPLATES = REPO_ROOT / "infra" / "templates"
 CORE = "core"
 APPS = "apps"
-
-
-@dataclass
-class Component:
-    name: str
-    title: str
-    group: str
-    command: list[str]
-    log_file: Path
-    health: Callable[[], None]
-    port: int | None = None
-    port_setting: str | None = None
-    url: str | None = None
-    prepare: Callable[[], None] | None = None
-    timeout_s: float = 90.0
-    env: dict[str, str] = field(default_factory=dict)
-    user: str | None = None
-    stop_signal: str = "TERM"
-    stop_wait_s: int = 30
-    detail_log: Path | None = None  # where the component writes its own log, if not to stdout
-
-    @property
-    def logs_to_read(self) -> str:
-        return f"{self.log_file}" + (f" and {self.detail_log}" if self.detail_log else "")
 
 
 def render(template: str, target: Path, **values: object) -> Path:
@@ -262,11 +240,11 @@ def zookeeper_data_dir(settings: Settings) -> Path:
     return settings.data_dir / "zookeeper"
 
 
-def _high_availability(settings: Settings) -> str:
+def _high_availability(settings: Settings) -> dict[str, object]:
     """Flink's ZooKeeper HA options: a restarted JobManager finds its jobs and their newest checkpoints."""
     if not settings.flink_high_availability:
-        return ""
-    options = {
+        return {}
+    return {
         "high-availability.type": "zookeeper",
         "high-availability.storageDir": flink_ha_dir(settings).as_uri(),
         "high-availability.cluster-id": "/streampulse",
@@ -275,26 +253,43 @@ def _high_availability(settings: Settings) -> str:
         "high-availability.zookeeper.client.session-timeout": settings.flink_ha_session_timeout_ms,
         "high-availability.zookeeper.client.connection-timeout": 5000,
         # A connection hiccup on a busy machine must not cost the leadership (only session expiry does).
-        "high-availability.zookeeper.client.tolerate-suspended-connections": "true",
+        "high-availability.zookeeper.client.tolerate-suspended-connections": True,
         "zookeeper.heap.mb": 128,
     }
-    return "".join(f"{key}: {value}\n" for key, value in options.items())
+
+
+def _merge(base: dict, overrides: dict) -> dict:
+    """`base` with `overrides` merged in, nested mappings key by key."""
+    merged = dict(base)
+    for key, value in overrides.items():
+        merged[key] = _merge(merged.get(key) or {}, value) if isinstance(value, dict) else value
+    return merged
+
+
+def flink_config(settings: Settings) -> dict:
+    """The cluster's config.yaml as a dict: the static base (infra/templates/flink/config.yaml) plus this
+    stack's addresses, ports, folders and high availability."""
+    base = yaml.safe_load((TEMPLATES / "flink" / "config.yaml").read_text())
+    host = settings.bind_host
+    local = {
+        "jobmanager": {"bind-host": host, "rpc": {"address": host, "port": settings.flink_rpc_port}},
+        "taskmanager": {"bind-host": host, "host": host, "numberOfTaskSlots": settings.flink_taskmanager_slots},
+        "blob": {"server": {"port": str(settings.flink_blob_port)}},
+        "rest": {"address": host, "bind-address": host, "port": settings.flink_rest_port},
+        "execution": {
+            "checkpointing": {
+                "dir": (settings.data_dir / "flink" / "checkpoints").as_uri(),
+                "savepoint-dir": (settings.data_dir / "flink" / "savepoints").as_uri(),
+            }
+        },
+    }
+    return _merge(base, local) | _high_availability(settings)
 
 
 def prepare_flink(settings: Settings) -> None:
     conf = settings.state_dir / "conf" / "flink"
-    render(
-        "flink/config.yaml",
-        conf / "config.yaml",
-        host=settings.bind_host,
-        rpc_port=settings.flink_rpc_port,
-        blob_port=settings.flink_blob_port,
-        rest_port=settings.flink_rest_port,
-        slots=settings.flink_taskmanager_slots,
-        checkpoint_dir=settings.data_dir / "flink" / "checkpoints",
-        savepoint_dir=settings.data_dir / "flink" / "savepoints",
-        high_availability=_high_availability(settings),
-    )
+    conf.mkdir(parents=True, exist_ok=True)
+    (conf / "config.yaml").write_text(yaml.safe_dump(flink_config(settings), sort_keys=False, width=10_000))
     for name in ("log4j-console.properties", "log4j.properties", "log4j-cli.properties"):
         shutil.copy(flink_home() / "conf" / name, conf / name)
     (settings.data_dir / "flink" / "checkpoints").mkdir(parents=True, exist_ok=True)
@@ -308,8 +303,6 @@ def prepare_zookeeper(settings: Settings) -> None:
     after `stack down` (or a reboot) starts clean and resubmits the job from its newest retained checkpoint,
     as without HA. Checkpoints and savepoints are not touched.
     """
-    from streampulse.stack.supervisor import Supervisor
-
     if not Supervisor(settings).running():
         shutil.rmtree(zookeeper_data_dir(settings), ignore_errors=True)
         shutil.rmtree(flink_ha_dir(settings), ignore_errors=True)
@@ -345,16 +338,17 @@ def flink_env(settings: Settings, java: Java) -> dict[str, str]:
 
 def flink_health(settings: Settings) -> Callable[[], None]:
     def check() -> None:
-        response = httpx.get(f"{settings.flink_url}/overview", timeout=3)
-        response.raise_for_status()
-        if response.json().get("taskmanagers", 0) < 1:
+        if FlinkRest.from_settings(settings, timeout_s=3).cluster_overview().get("taskmanagers", 0) < 1:
             raise StackError("no TaskManager registered yet")
 
     return check
 
 
 def flink_jobmanager_health(settings: Settings) -> Callable[[], None]:
-    return _http_ok(f"{settings.flink_url}/config")
+    def check() -> None:
+        FlinkRest.from_settings(settings, timeout_s=3).cluster_config()
+
+    return check
 
 
 # ---------------------------------------------------------------------------------------------

@@ -16,8 +16,7 @@ from pathlib import Path
 from supervisor.xmlrpc import SupervisorTransport
 
 from streampulse.settings import REPO_ROOT, Settings
-from streampulse.stack import StackError
-from streampulse.stack.components import Component
+from streampulse.stack import Component, StackError
 
 
 def _paths(settings: Settings) -> tuple[Path, Path, Path]:
