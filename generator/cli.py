@@ -60,6 +60,15 @@ def main(
     quiet: Annotated[
         bool, typer.Option("--quiet", help="A log line every 10 s instead of a live progress line.")
     ] = False,
+    progress_file: Annotated[
+        Path | None,
+        typer.Option(
+            dir_okay=False,
+            help="Resumable run: records how far Kafka has confirmed; started again with the same file, seed, "
+            "--start and --rate, the run continues the same stream (events after the last record are resent "
+            "with their event ids, and the job counts them once).",
+        ),
+    ] = None,
 ) -> None:
     setup_logging()
     try:
@@ -81,6 +90,7 @@ def main(
         schema_version=schema_version,
         max_speed=max_speed,
         record_labels=not no_labels,
+        progress_file=progress_file,
     )
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())

@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
 
 import numpy as np
 
@@ -44,6 +45,11 @@ class RunConfig:
     catalog_size: int = 5000
     max_speed: bool = False
     record_labels: bool = True  # publish the catalog and write runs/incidents to PostgreSQL
+    # Resumable runs: after each batch the run writes how many events it has drawn to this file; a run
+    # started with the same file (and the same seed, start and rate) continues the same stream after the
+    # last batch recorded there. Events sent after that batch but before a crash are sent again, with
+    # their original event_id and event time: an at-least-once producer's retries, counted once by the job.
+    progress_file: Path | None = None
 
 
 @dataclass
@@ -115,8 +121,12 @@ def run_generator(
     per_tick = MAX_BATCH if config.max_speed else int(min(MAX_BATCH, max(1, config.rate / 10)))
     effects: dict = {}
     sent = 0  # events drawn (before duplicates)
-    wall_start = time.monotonic()
-    last_progress = wall_start
+    resume_at = _resume_point(config.progress_file)
+    if resume_at:
+        log.info("resuming after event %d (from %s)", resume_at, config.progress_file)
+    # Pacing counts the skipped events as sent on time: a resumed real-time run catches up, then follows the clock.
+    wall_start = time.monotonic() - resume_at / config.rate
+    run_started = last_saved = last_progress = time.monotonic()
     behind = 0.0
     while not stop.is_set() and (target is None or sent < target):
         n = per_tick if target is None else min(per_tick, target - sent)
@@ -130,9 +140,14 @@ def run_generator(
         batch = model.draw(times, region_boost=boost)
         for scenario in config.scenarios:
             batch = scenario.apply(batch, start_ms, scenario_rng, effects)
-        producer.send_encoded(encoder.messages(batch))
+        if sent >= resume_at:  # batches before the resume point are drawn (same random stream) but not sent
+            producer.send_encoded(encoder.messages(batch))
         sent += n
         now = time.monotonic()
+        if config.progress_file is not None and sent > resume_at and now - last_saved >= 1.0:
+            producer.flush()  # only what Kafka confirmed is recorded: a resume may repeat events, never skip one
+            _record_progress(config.progress_file, sent)
+            last_saved = now
         if not config.max_speed:
             ahead = sent / config.rate - (now - wall_start)
             behind = max(0.0, -ahead)
@@ -141,10 +156,12 @@ def run_generator(
         if on_progress and now - last_progress >= progress_every_s:
             last_progress = now
             r = producer.report
-            on_progress(Progress(run_id, r.produced, r.failed, now - wall_start, r.produced / (now - wall_start),
+            on_progress(Progress(run_id, r.produced, r.failed, now - run_started, r.produced / (now - run_started),
                                  behind, effects=dict(effects)))  # fmt: skip
     report = producer.flush()
-    elapsed = time.monotonic() - wall_start
+    if config.progress_file is not None and sent > resume_at:
+        _record_progress(config.progress_file, sent)
+    elapsed = time.monotonic() - run_started
     if config.record_labels:
         import psycopg
 
@@ -155,3 +172,16 @@ def run_generator(
     if on_progress:
         on_progress(final)
     return final
+
+
+def _resume_point(progress_file: Path | None) -> int:
+    if progress_file is None or not progress_file.exists():
+        return 0
+    return int(progress_file.read_text().strip() or 0)
+
+
+def _record_progress(progress_file: Path, drawn: int) -> None:
+    # Write-then-rename: a crash leaves the old count or the new one, never a torn file.
+    tmp = progress_file.with_suffix(".tmp")
+    tmp.write_text(str(drawn))
+    tmp.replace(progress_file)
