@@ -105,3 +105,34 @@ def isolated(stack: Settings) -> Iterator[Isolated]:
     iso = _isolate(stack)
     yield iso
     _drop(stack, iso)
+
+
+# One marker per stage, so that one stage's end-to-end tests run alone (`pytest -m api`); registered in
+# pyproject.toml. Given here by file, so the test files themselves stay as they are.
+STAGE_OF_FILE = {
+    "test_generator_e2e.py": "generator",
+    "test_first_slice.py": "flink",
+    "test_stream_analytics.py": "flink",
+    "test_recovery.py": "flink",
+    "test_dead_letters.py": "flink",
+    "test_scale_out.py": "flink",
+    "test_replay.py": "flink",
+    "test_zz_chaos.py": "flink",
+    "test_dbt_marts.py": "dbt",
+    "test_bi_report.py": "dbt",
+    "test_api.py": "api",
+    "test_api_live.py": "api",
+    "test_dashboard.py": "dashboard",
+    "test_dashboard_browser.py": "dashboard",
+    "test_dagster_ops.py": "orchestration",
+    "test_dagster_reconcile.py": "orchestration",
+    "test_stack_commands.py": "localstack",
+    "test_zz_restart.py": "localstack",
+}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        stage = STAGE_OF_FILE.get(item.path.name)
+        if stage:
+            item.add_marker(getattr(pytest.mark, stage))

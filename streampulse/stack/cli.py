@@ -63,7 +63,7 @@ def wait_healthy(component: Component, supervisor: Supervisor) -> float:
 
 def bring_up(settings: Settings, core_only: bool, submit_job: bool = True) -> list[Component]:
     """Start (or reuse) every component in order, wait for each, then bootstrap topics, databases, job."""
-    from flink_jobs import deploy
+    from flink_jobs.deploy import ensure_running
     from streampulse import bootstrap
 
     components = _components(settings, core_only)
@@ -86,7 +86,7 @@ def bring_up(settings: Settings, core_only: bool, submit_job: bool = True) -> li
             # Everything the apps read must exist before they start.
             bootstrap.bootstrap_platform(settings)
             if submit_job:
-                deploy.ensure_running(settings)  # the stack may call the deploy step
+                ensure_running(settings)  # the stack may call the deploy step
         with console.status(f"starting {c.title} ..."):
             supervisor.start(c.name)
             took = wait_healthy(c, supervisor)

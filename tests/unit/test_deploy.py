@@ -12,7 +12,7 @@ import pytest
 from flink_jobs import deploy, runner, savepoints
 from orchestration.resources import FlinkResource, KafkaResource, PostgresResource
 from orchestration.streaming.assets import submit_job
-from streampulse.settings import Settings
+from streampulse.settings import Settings, get_settings
 
 
 @pytest.fixture
@@ -34,12 +34,14 @@ def child(monkeypatch):
     return submitted
 
 
-def test_a_per_run_override_given_to_the_deploy_asset_reaches_the_submitted_job(child, monkeypatch, tmp_path):
+def test_a_per_run_override_given_to_the_deploy_asset_reaches_the_submitted_job(child, monkeypatch, tmp_path, request):
     # The environment names other endpoints: the child must not read them back from there.
     monkeypatch.setenv("STREAMPULSE_FLINK_REST_URL", "http://flink.from-env:8081")
     monkeypatch.setenv("STREAMPULSE_KAFKA_BOOTSTRAP_SERVERS", "kafka.from-env:9092")
     monkeypatch.setenv("DATABASE_URL", "postgresql://u:p%40ss@db.example:5432/sp")
     monkeypatch.setenv("STREAMPULSE_STATE_DIR", str(tmp_path))
+    get_settings.cache_clear()  # the resources' base Settings come from this environment
+    request.addfinalizer(get_settings.cache_clear)
     flink = FlinkResource(rest_url="http://flink.override:8081", job_name="job-override")
     kafka = KafkaResource(bootstrap_servers="kafka-a:9092,kafka-b:9092", events_topic="ev", alerts_topic="al")
     postgres = PostgresResource(database="other_db")
