@@ -104,24 +104,66 @@ def wait_recovered(job: Job, fault_at: float, timeout_s: float = 240) -> Recover
     raise TimeoutError(f"job {job.name} did not recover within {timeout_s:.0f} s")
 
 
-class Generator:
-    """The load: `python -m generator` at a steady rate (event time = now) into the job's topic."""
+# What every chaos load carries: incidents the detector must find (an edge node outage, a latency
+# degradation, a regional outage), late events (3%, 60-150 s behind) and client retries (1% sent twice).
+def hard_cases(start_s: int = 30, duration_s: int = 210) -> list[str]:
+    window = f"start={start_s},duration={duration_s}"
+    return [
+        f"cdn_outage:node=edge-de-fra-1,{window}",
+        f"latency_degradation:node=edge-jp-tyo-1,{window}",
+        f"regional_outage:region=BR,{window}",
+        "late_events:fraction=0.03,min_delay=60,max_delay=150,start=0,duration=86400",
+        "duplicates:fraction=0.01,start=0,duration=86400",
+    ]
 
-    def __init__(self, settings: Settings, topic: str, rate: float, log_file: Path, seed: int = 1) -> None:
+
+class Generator:
+    """The load: `python -m generator` into the job's topic, resumable (--progress-file).
+
+    Real time at `rate` (event time = now) by default; `count` and `max_speed` make a fixed segment. A
+    restart after a kill continues the same stream (same seed, start and rate): events sent after the
+    last confirmed batch are sent again with their event ids, as an at-least-once producer would.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        topic: str,
+        rate: float,
+        log_file: Path,
+        seed: int = 1,
+        database: str | None = None,
+        scenarios: list[str] | None = None,
+        start_ms: int | None = None,
+        count: int | None = None,
+        max_speed: bool = False,
+    ) -> None:
         self.settings, self.topic, self.rate, self.log_file, self.seed = settings, topic, rate, log_file, seed
+        self.database, self.scenarios, self.count, self.max_speed = database, scenarios or [], count, max_speed
+        self.start_ms = start_ms if start_ms is not None else int(time.time()) * 1000  # --start takes whole seconds
+        self.progress_file = log_file.with_suffix(f".{topic}.{self.start_ms}.progress")
         self.process: subprocess.Popen | None = None
 
     def start(self) -> None:
-        self.seed += 1  # a restarted generator is a new run (new event ids), like a redeployed producer
+        start = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(self.start_ms / 1000))
         cmd = [sys.executable, "-m", "generator", "--rate", str(self.rate), "--topic", self.topic,
-               "--seed", str(self.seed), "--no-labels", "--quiet"]  # fmt: skip
+               "--seed", str(self.seed), "--start", start,
+               "--progress-file", str(self.progress_file), "--quiet"]  # fmt: skip
+        cmd += [arg for s in self.scenarios for arg in ("--scenario", s)] or ["--no-labels"]
+        cmd += ["--count", str(self.count)] if self.count else []
+        cmd += ["--max-speed"] if self.max_speed else []
+        # Labels (the incidents' ground truth) go to the job's own database.
+        env = {**os.environ, **({"STREAMPULSE_DATABASE_NAME": self.database} if self.database else {})}
         with self.log_file.open("a") as log:
-            self.process = subprocess.Popen(cmd, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT)
+            self.process = subprocess.Popen(cmd, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
 
     def kill(self) -> None:
         if self.process and self.process.poll() is None:
             os.kill(self.process.pid, signal.SIGKILL)
             self.process.wait(timeout=30)
+
+    def wait(self, timeout_s: float = 1800) -> int:
+        return self.process.wait(timeout=timeout_s) if self.process else 0
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
@@ -141,13 +183,6 @@ def kill9(settings: Settings, component: str) -> int:
     # The JVM runs under a bash wrapper for Flink: kill the whole process group like a machine crash would.
     os.killpg(os.getpgid(pid), signal.SIGKILL)
     return pid
-
-
-def restart(settings: Settings, component: str) -> None:
-    """A clean stop and start of a supervised component (a rolling restart of Kafka or PostgreSQL)."""
-    supervisor = Supervisor(settings)
-    supervisor.rpc.stopProcess(component, True)
-    supervisor.rpc.startProcess(component, True)
 
 
 def wait_component(settings: Settings, component: str, old_pid: int, timeout_s: float = 120) -> None:
