@@ -6,6 +6,8 @@ was cancelled, or was lost with the JobManager stays gone. Nobody has to notice:
 while a deploy or upgrade run is in flight, so it never races the upgrade job's stop-and-start.
 """
 
+import json
+
 import httpx
 from dagster import (
     AssetObservation,
@@ -19,6 +21,10 @@ from dagster import (
     define_asset_job,
     sensor,
 )
+from dagster._core.errors import DagsterUserCodeUnreachableError
+from dagster._core.storage.dagster_run import DagsterRun
+from dagster._core.storage.tags import GRPC_INFO_TAG
+from dagster._grpc.client import DagsterGrpcClient
 
 from flink_jobs.rest import ACTIVE_STATES
 from orchestration.resources import FlinkResource
@@ -39,11 +45,34 @@ GUARDED_JOBS = ("deploy_flink_job", "upgrade_flink_job")
 
 
 def operation_in_flight(context: SensorEvaluationContext) -> str | None:
-    """Name of a deploy/upgrade run that has not finished yet, if any."""
+    """Name of a deploy/upgrade run that has not finished yet, if any.
+
+    A run whose code server no longer answers was orphaned by a crash (the daemon and the code server it
+    started were killed, e.g. kill -9 mid-deploy): it cannot finish, so it is marked failed here instead of
+    holding every later redeploy back forever."""
     for name in GUARDED_JOBS:
-        if context.instance.get_runs(RunsFilter(job_name=name, statuses=IN_FLIGHT), limit=1):
+        for run in context.instance.get_runs(RunsFilter(job_name=name, statuses=IN_FLIGHT), limit=5):
+            if _orphaned(run):
+                context.log.warning(f"run {run.run_id} of {name} lost its code server: marking it failed")
+                context.instance.report_run_failed(run, "orphaned: its code server is gone (a crash); redeploying")
+                continue
             return name
     return None
+
+
+def _orphaned(run: DagsterRun) -> bool:
+    """True when the gRPC code server that launched a started run no longer answers."""
+    info = run.tags.get(GRPC_INFO_TAG)
+    if run.status not in (DagsterRunStatus.STARTING, DagsterRunStatus.STARTED) or not info:
+        return False  # queued runs wait for the (restarted) daemon's queue
+    address = json.loads(info)
+    client = DagsterGrpcClient(port=address.get("port"), socket=address.get("socket"),
+                               host=address.get("host", "localhost"))  # fmt: skip
+    try:
+        client.ping("")
+        return False
+    except DagsterUserCodeUnreachableError:
+        return True
 
 
 @sensor(
