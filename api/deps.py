@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-import time
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Annotated, Any
 
+from cachetools import TTLCache
 from fastapi import Depends, HTTPException, Request, Security, status
 from fastapi.security import APIKeyHeader
 from psycopg import AsyncConnection
@@ -44,20 +44,22 @@ async def _verified(request: Request, conn: AsyncConnection, presented: str) -> 
     ttl = request.app.state.settings.api_key_cache_seconds
     if ttl <= 0:
         return await verify_key_async(conn, presented)
-    cache: dict[str, tuple[ApiKey, float]] = request.app.state.key_cache
+    cache: TTLCache = request.app.state.key_cache
     digest = hashlib.sha256(presented.encode()).hexdigest()
     hit = cache.get(digest)
-    now = time.monotonic()
-    if hit is not None and hit[1] > now:
-        return hit[0]
+    if hit is not None:
+        return hit
     key = await verify_key_async(conn, presented)
     if key is None:
         cache.pop(digest, None)
     else:
-        if len(cache) > 10_000:
-            cache.clear()
-        cache[digest] = (key, now + ttl)
+        cache[digest] = key
     return key
+
+
+def key_cache(ttl_s: float) -> TTLCache:
+    """Valid keys for `ttl_s` seconds, at most 10,000 (the least recently used go first)."""
+    return TTLCache(maxsize=10_000, ttl=max(ttl_s, 0.001))
 
 
 async def authorize(request: Request, conn: AsyncConnection, presented: str | None, scope: str) -> ApiKey:

@@ -13,7 +13,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from api import errors
+from api import deps, errors
 from api.db import make_pools
 from api.errors import Problem
 from api.ratelimit import KeyRateLimiter
@@ -79,7 +79,7 @@ def create_app(dsn: str | None = None, settings: Settings | None = None) -> Fast
     )
     app.state.settings = settings
     app.state.alert_streams = 0
-    app.state.key_cache = {}
+    app.state.key_cache = deps.key_cache(settings.api_key_cache_seconds)
     errors.install(app)
     if settings.api_cors_origins:  # closed unless origins are configured
         app.add_middleware(

@@ -103,7 +103,7 @@ def platform_resources(settings: Settings | None = None) -> dict[str, Configurab
         ),
         "schema_registry": SchemaRegistryResource(url=settings.registry_url),
         "flink": FlinkResource(rest_url=settings.flink_url, job_name=settings.flink_job_name),
-        "postgres": PostgresResource(database=settings.dsn().rpartition("/")[2].split("?")[0]),
+        "postgres": PostgresResource(database=settings.connection_parameters()["dbname"]),
         "dbt": dbt_resource(),
     }
 

@@ -6,7 +6,6 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
 
 from streampulse.settings import REPO_ROOT, Settings
 
@@ -17,13 +16,13 @@ DBT_EXECUTABLE = Path(sys.executable).parent / "dbt"
 
 def dbt_connection_env(settings: Settings) -> dict[str, str]:
     """The DBT_* variables read by dbt_project/profiles.yml (the password never goes on a command line)."""
-    parts = urlsplit(settings.dsn())
+    params = settings.connection_parameters()
     return {
-        "DBT_HOST": parts.hostname or "127.0.0.1",
-        "DBT_PORT": str(parts.port or 5432),
-        "DBT_USER": unquote(parts.username or ""),
-        "DBT_PASSWORD": unquote(parts.password or ""),
-        "DBT_DATABASE": parts.path.lstrip("/"),
+        "DBT_HOST": params.get("host") or "127.0.0.1",
+        "DBT_PORT": str(params.get("port") or 5432),
+        "DBT_USER": params.get("user", ""),
+        "DBT_PASSWORD": params.get("password", ""),
+        "DBT_DATABASE": params.get("dbname", ""),
     }
 
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
+from psycopg.conninfo import conninfo_to_dict
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -149,31 +151,34 @@ class Settings(BaseSettings):
             return ""
 
     def dsn(self, database: str | None = None) -> str:
-        """libpq connection string for the platform database (or another database on that server)."""
+        """libpq connection URL for the platform database (or another database on that server)."""
         if self.database_url is not None:
             url = self.database_url.get_secret_value()
             if database is None:
                 return url
-            head, _, _ = url.rpartition("/")
-            return f"{head}/{database}"
+            # Only the path changes: user, password, host and query options (sslmode, ...) stay.
+            return urlunsplit(urlsplit(url)._replace(path=f"/{database}"))
         db = database or self.database_name
         return (
             f"postgresql://{self.database_user}:{self.postgres_password()}@{self.bind_host}:{self.postgres_port}/{db}"
         )
 
+    def connection_parameters(self, database: str | None = None) -> dict[str, str]:
+        """The DSN's parts as libpq reads them (host, port, user, password, dbname; percent-decoded)."""
+        return conninfo_to_dict(self.dsn(database))
+
     def jdbc_url(self, database: str | None = None) -> str:
         """JDBC URL (no credentials) for Flink's JDBC sink."""
-        from urllib.parse import urlsplit
-
-        parts = urlsplit(self.dsn(database))
+        params = self.connection_parameters(database)
         # Batched upserts are sent as multi-row statements: several times the rows per second.
-        return f"jdbc:postgresql://{parts.hostname}:{parts.port or 5432}{parts.path}?reWriteBatchedInserts=true"
+        return (
+            f"jdbc:postgresql://{params.get('host', 'localhost')}:{params.get('port', 5432)}/{params['dbname']}"
+            "?reWriteBatchedInserts=true"
+        )
 
     def jdbc_credentials(self) -> tuple[str, str]:
-        from urllib.parse import unquote, urlsplit
-
-        parts = urlsplit(self.dsn())
-        return unquote(parts.username or ""), unquote(parts.password or "")
+        params = self.connection_parameters()
+        return params.get("user", ""), params.get("password", "")
 
     # ----- state layout -----------------------------------------------------------------------
     @property
