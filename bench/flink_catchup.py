@@ -81,14 +81,15 @@ def preload(settings: Settings, events: int) -> None:
     print(f"preloaded {events - present:,} events in {time.monotonic() - started:.0f} s", flush=True)
 
 
-def one_run(settings: Settings, events: int, parallelism: int) -> dict:
+def one_run(settings: Settings, events: int, parallelism: int, sql_dir: Path | None = None) -> dict:
     suffix = uuid.uuid4().hex[:8]
     database, job_name = f"bench_{suffix}", f"bench-catchup-{suffix}"
     bootstrap.ensure_database(settings, database)
     bootstrap.apply_migrations(settings, database)
     scoped = settings.model_copy(update={"flink_parallelism": parallelism})
     job_id = deploy.submit_in_subprocess(scoped, topic=TOPIC, database=database, job_name=job_name,
-                                         alerts_topic=f"{TOPIC}-alerts")  # fmt: skip
+                                         alerts_topic=f"{TOPIC}-alerts",
+                                         **({"sql_dir": sql_dir} if sql_dir else {}))  # fmt: skip
     try:
         while FlinkRest.from_settings(settings).job_state(job_id) != "RUNNING":
             time.sleep(0.5)
@@ -116,13 +117,20 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=5_000_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--parallelism", type=int, default=1)
+    parser.add_argument(
+        "--sql-dir",
+        type=Path,
+        default=None,
+        help="another version of flink_jobs/sql (e.g. from `git show`): compare two versions",
+    )
+    parser.add_argument("--out", type=Path, default=None, help="default bench/results/flink_catchup_p<N>.json")
     args = parser.parse_args()
     settings = get_settings()
     bootstrap.ensure_topic(settings, f"{TOPIC}-alerts", partitions=1)
     preload(settings, args.events)
     runs = []
     for i in range(args.runs):
-        runs.append(one_run(settings, args.events, args.parallelism))
+        runs.append(one_run(settings, args.events, args.parallelism, args.sql_dir))
         r = runs[-1]
         print(f"run {i + 1}: {r['events_per_s']:,.0f} events/s, {r['events_per_cpu_s']:,.0f} events/CPU-s "
               f"({r['seconds']:.0f} s, Flink CPU {r['flink_cpu_s']:.0f} s)", flush=True)  # fmt: skip
@@ -132,13 +140,15 @@ def main() -> None:
         "cores": os.cpu_count(),
         "events": args.events,
         "parallelism": args.parallelism,
+        "sql_dir": str(args.sql_dir or "flink_jobs/sql"),
+        "load_average": os.getloadavg(),
         "queries": "content + content-region stats, trending (region + global), CDN health, 3 anomaly "
         "patterns x2, alerts topic, late events",
         "runs": runs,
         "events_per_s_median": round(statistics.median(r["events_per_s"] for r in runs)),
         "events_per_cpu_s_median": round(statistics.median(r["events_per_cpu_s"] for r in runs)),
     }
-    out = REPO / "bench" / "results" / f"flink_catchup_p{args.parallelism}.json"
+    out = args.out or REPO / "bench" / "results" / f"flink_catchup_p{args.parallelism}.json"
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(
         f"SUMMARY flink_catchup ({result['cores']} cores, parallelism {args.parallelism}, median of {args.runs} x "

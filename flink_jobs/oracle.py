@@ -24,6 +24,7 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 from streampulse.settings import Settings
 
 MINUTE = 60_000
+CHUNK = 200_000
 REQUESTS = ("DOWNLOAD_COMPLETED", "DOWNLOAD_FAILED", "STREAM_STARTED")
 
 
@@ -70,6 +71,7 @@ def read_topic(settings: Settings, topic: str, partitions: int | None = None, ti
     consumer = _consumer(settings, "streampulse-recompute")
     consumer.assign([TopicPartition(topic, p, 0) for p in range(partitions)])
     rows: list[dict] = []
+    frames: list[pd.DataFrame] = []  # rows become frames every CHUNK: a dict per event would need ~1.5 KB
     bad: dict[tuple[int, int], str] = {}
     position = [0] * partitions
     deadline = time.monotonic() + timeout_s
@@ -88,9 +90,13 @@ def read_topic(settings: Settings, topic: str, partitions: int | None = None, ti
                     rows.append(_decode(msg.value(), registry, schemas) | {"partition": p, "offset": offset})
                 except Exception as exc:  # noqa: BLE001 - any undecodable record is a dead letter
                     bad[(p, offset)] = f"{type(exc).__name__}: {exc}"
+            if len(rows) >= CHUNK:
+                frames.append(pd.DataFrame(rows))
+                rows = []
     finally:
         consumer.close()
-    df = pd.DataFrame(rows)
+    frames.append(pd.DataFrame(rows))
+    df = pd.concat([f for f in frames if not f.empty], ignore_index=True) if any(len(f) for f in frames) else frames[-1]
     if df.empty:
         df = pd.DataFrame(columns=["event_time", "content_id", "event_type", "partition", "offset"])
     df["event_ms"] = df["event_time"].map(lambda t: int(t.timestamp() * 1000)).astype("int64")
