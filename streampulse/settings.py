@@ -13,7 +13,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from psycopg.conninfo import conninfo_to_dict
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     # Ports of the local stack.
     kafka_port: int = 9092
     kafka_controller_port: int = 9093
+    # Brokers of the local Kafka: 1 (the default) or 3 (replication 3, min ISR 2, so that acks=all means what
+    # it says and one broker can crash without loss or a stop). Broker n listens on kafka_port + 100 * (n - 1).
+    kafka_brokers: int = Field(1, ge=1, le=3)
     registry_port: int = 8085
     flink_rest_port: int = 8081
     flink_rpc_port: int = 6123  # JobManager RPC (a second local stack needs other ports)
@@ -58,7 +61,8 @@ class Settings(BaseSettings):
     alerts_topic: str = "cdn-alerts"
     # How long Kafka keeps events: also how far back a replay or a reconciliation can reach (docs/operations.md).
     events_retention_hours: float = 7 * 24
-    # Topics the platform creates: 1 replica on the single local broker; 3 and min ISR 2 on a real cluster.
+    # Topics the platform creates: 1 replica on the single local broker; 3 and min ISR 2 on a real cluster
+    # (and on the local one with kafka_brokers=3, unless set here).
     kafka_replication_factor: int = 1
     kafka_min_insync_replicas: int = 1
     database_name: str = "streampulse"
@@ -117,7 +121,22 @@ class Settings(BaseSettings):
 
     @property
     def bootstrap_servers(self) -> str:
-        return self.kafka_bootstrap_servers or f"{self.bind_host}:{self.kafka_port}"
+        return self.kafka_bootstrap_servers or ",".join(f"{self.bind_host}:{p}" for p in self.kafka_broker_ports)
+
+    @property
+    def kafka_broker_ports(self) -> list[int]:
+        """Client ports of the local brokers (broker n: kafka_port + 100 * (n - 1))."""
+        return [self.kafka_port + 100 * i for i in range(self.kafka_brokers)]
+
+    @model_validator(mode="after")
+    def _replicate_on_three_brokers(self) -> Settings:
+        # Three local brokers exist to make acks=all mean something: replicate unless told otherwise.
+        if self.kafka_brokers >= 3 and not self.kafka_external:
+            if "kafka_replication_factor" not in self.model_fields_set:
+                self.kafka_replication_factor = 3
+            if "kafka_min_insync_replicas" not in self.model_fields_set:
+                self.kafka_min_insync_replicas = 2
+        return self
 
     @property
     def registry_external(self) -> bool:

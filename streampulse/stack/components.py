@@ -124,28 +124,57 @@ def postgres_health(settings: Settings) -> Callable[[], None]:
 # ---------------------------------------------------------------------------------------------
 # Kafka
 # ---------------------------------------------------------------------------------------------
-def prepare_kafka(settings: Settings, java: Java) -> None:
-    conf = settings.state_dir / "conf" / "kafka"
-    data = settings.data_dir / "kafka"
+def kafka_node_name(node: int) -> str:
+    """Broker 1 is `kafka` (its folders and component keep the single-broker names); then kafka-2, kafka-3."""
+    return "kafka" if node == 1 else f"kafka-{node}"
+
+
+def prepare_kafka(settings: Settings, java: Java, node: int = 1) -> None:
+    name = kafka_node_name(node)
+    conf = settings.state_dir / "conf" / name
+    data = settings.data_dir / name
+    host = settings.bind_host
+    voters = ",".join(f"{n}@{host}:{settings.kafka_controller_port + 100 * (n - 1)}"
+                      for n in range(1, settings.kafka_brokers + 1))  # fmt: skip
     render(
         "kafka-server.properties",
         conf / "server.properties",
-        host=settings.bind_host,
-        kafka_port=settings.kafka_port,
-        controller_port=settings.kafka_controller_port,
+        host=host,
+        node_id=node,
+        quorum_voters=voters,
+        kafka_port=settings.kafka_broker_ports[node - 1],
+        controller_port=settings.kafka_controller_port + 100 * (node - 1),
         data_dir=data,
         partitions=settings.events_topic_partitions,
+        replication=settings.kafka_replication_factor,
+        min_isr=settings.kafka_min_insync_replicas,
+        session_timeout_ms=9000 if settings.kafka_brokers == 1 else 4000,
+        heartbeat_ms=2000 if settings.kafka_brokers == 1 else 1000,
     )
-    render("kafka-log4j2.properties", conf / "log4j2.properties", log_file=settings.log_dir / "kafka-server.log")
+    render("kafka-log4j2.properties", conf / "log4j2.properties", log_file=settings.log_dir / f"{name}-server.log")
+    # The quorum is fixed when storage is formatted: a different broker count needs fresh Kafka storage.
+    brokers_file = settings.data_dir / "kafka-brokers"
+    if brokers_file.exists() and int(brokers_file.read_text()) != settings.kafka_brokers:
+        raise StackError(
+            f"Kafka storage in {settings.data_dir} was formatted for {brokers_file.read_text().strip()} broker(s), "
+            f"not STREAMPULSE_KAFKA_BROKERS={settings.kafka_brokers}: run `streampulse stack down` and delete "
+            f"{settings.data_dir}/kafka* to start Kafka afresh (its events are lost)."
+        )
     if (data / "meta.properties").exists():
         return
     data.mkdir(parents=True, exist_ok=True)
-    cluster_id = _kafka_tool(settings, java, ["kafka.tools.StorageTool", "random-uuid"]).strip()
+    # Every node of the cluster is formatted with the same cluster id.
+    id_file = settings.data_dir / "kafka-cluster-id"
+    if not id_file.exists():
+        id_file.write_text(_kafka_tool(settings, java, ["kafka.tools.StorageTool", "random-uuid"]).strip())
+    brokers_file.write_text(str(settings.kafka_brokers))
     _kafka_tool(
         settings,
         java,
-        ["kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(conf / "server.properties"), "-g"],
-    )
+        ["kafka.tools.StorageTool", "format", "-t", id_file.read_text().strip(), "-c", str(conf / "server.properties"),
+         "-g"],
+        conf=conf,
+    )  # fmt: skip
 
 
 def _kafka_classpath(settings: Settings) -> str:
@@ -155,8 +184,8 @@ def _kafka_classpath(settings: Settings) -> str:
     return f"{lib}/*"
 
 
-def _kafka_tool(settings: Settings, java: Java, args: list[str]) -> str:
-    conf = settings.state_dir / "conf" / "kafka"
+def _kafka_tool(settings: Settings, java: Java, args: list[str], conf: Path | None = None) -> str:
+    conf = conf or settings.state_dir / "conf" / "kafka"
     cmd = [
         str(java.executable),
         f"-Dlog4j2.configurationFile={conf / 'log4j2.properties'}",
@@ -170,8 +199,8 @@ def _kafka_tool(settings: Settings, java: Java, args: list[str]) -> str:
     return result.stdout
 
 
-def kafka_command(settings: Settings, java: Java) -> list[str]:
-    conf = settings.state_dir / "conf" / "kafka"
+def kafka_command(settings: Settings, java: Java, node: int = 1) -> list[str]:
+    conf = settings.state_dir / "conf" / kafka_node_name(node)
     return [
         str(java.executable),
         "-Xms512m",
@@ -186,16 +215,24 @@ def kafka_command(settings: Settings, java: Java) -> list[str]:
     ]
 
 
-def kafka_health(settings: Settings) -> Callable[[], None]:
+def kafka_health(settings: Settings, node: int = 1) -> Callable[[], None]:
+    """The last broker is healthy when the cluster lists every broker; the ones before it (started first, one by
+    one) when their controller listens: a quorum of three elects no leader until two are up."""
+    port = settings.kafka_broker_ports[node - 1]
+    controller_port = settings.kafka_controller_port + 100 * (node - 1)
+
     def check() -> None:
         from confluent_kafka.admin import AdminClient
 
+        if node < settings.kafka_brokers:
+            socket.create_connection((settings.bind_host, controller_port), timeout=3).close()
+            return
         # A closed port first: librdkafka would print a "Connection refused" line per attempt while Kafka starts.
-        socket.create_connection((settings.bind_host, settings.kafka_port), timeout=3).close()
-        admin = AdminClient({"bootstrap.servers": settings.bootstrap_servers, "socket.timeout.ms": 3000})
+        socket.create_connection((settings.bind_host, port), timeout=3).close()
+        admin = AdminClient({"bootstrap.servers": f"{settings.bind_host}:{port}", "socket.timeout.ms": 3000})
         metadata = admin.list_topics(timeout=3)
-        if not metadata.brokers:
-            raise StackError("no broker in metadata")
+        if len(metadata.brokers) < settings.kafka_brokers:
+            raise StackError(f"{len(metadata.brokers)} of {settings.kafka_brokers} brokers in the cluster's metadata")
 
     return check
 
@@ -409,22 +446,24 @@ def build_components(settings: Settings, java: Java) -> list[Component]:
             )
         )
     if not settings.kafka_external:
-        components.append(
-            Component(
-                name="kafka",
-                title="Kafka broker (KRaft)",
-                group=CORE,
-                command=kafka_command(settings, java),
-                log_file=logs / "kafka.log",
-                detail_log=logs / "kafka-server.log",
-                health=kafka_health(settings),
-                port=settings.kafka_port,
-                port_setting="STREAMPULSE_KAFKA_PORT",
-                url=settings.bootstrap_servers,
-                prepare=lambda: prepare_kafka(settings, java),
-                timeout_s=90,
+        for node in range(1, settings.kafka_brokers + 1):
+            name = kafka_node_name(node)
+            components.append(
+                Component(
+                    name=name,
+                    title="Kafka broker (KRaft)" + (f", node {node} of {settings.kafka_brokers}" if node > 1 else ""),
+                    group=CORE,
+                    command=kafka_command(settings, java, node),
+                    log_file=logs / f"{name}.log",
+                    detail_log=logs / f"{name}-server.log",
+                    health=kafka_health(settings, node),
+                    port=settings.kafka_broker_ports[node - 1],
+                    port_setting="STREAMPULSE_KAFKA_PORT",
+                    url=settings.bootstrap_servers,
+                    prepare=lambda node=node: prepare_kafka(settings, java, node),
+                    timeout_s=90,
+                )
             )
-        )
     if not settings.registry_external:
         components.append(
             Component(
