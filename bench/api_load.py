@@ -35,6 +35,7 @@ sys.path.insert(0, str(REPO))
 from api.keys import create_key  # noqa: E402
 from streampulse import bootstrap  # noqa: E402
 from streampulse.settings import get_settings  # noqa: E402
+from streampulse.waiting import wait_until  # noqa: E402
 
 DATABASE = "bench_api"
 T0_EPOCH = int(datetime(2026, 1, 1, tzinfo=timezone.utc).timestamp())
@@ -115,16 +116,13 @@ def start_api(dsn: str, port: int, workers: int) -> subprocess.Popen:
            "--workers", str(workers), "--loop", "uvloop", "--http", "httptools", "--no-access-log",
            "--log-level", "warning"]  # fmt: skip
     proc = subprocess.Popen(cmd, cwd=REPO, env=env)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/ready", timeout=2).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    proc.kill()
-    raise SystemExit("the API did not become ready")
+    try:
+        wait_until(lambda: httpx.get(f"http://127.0.0.1:{port}/ready", timeout=2).status_code == 200,
+                   "the API becoming ready", 60, interval_s=0.5, retry_on=(httpx.HTTPError,))  # fmt: skip
+    except TimeoutError as exc:
+        proc.kill()
+        raise SystemExit(str(exc)) from None
+    return proc
 
 
 def cpu_seconds(proc: subprocess.Popen) -> float:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import configparser
 import subprocess
 import sys
-import time
 import xmlrpc.client
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from supervisor.xmlrpc import SupervisorTransport
 
 from streampulse.settings import REPO_ROOT, Settings
 from streampulse.stack import Component, StackError
+from streampulse.waiting import wait_until
 
 
 def _paths(settings: Settings) -> tuple[Path, Path, Path]:
@@ -133,12 +133,10 @@ class Supervisor:
                 f"supervisord did not start: {result.stderr.strip() or result.stdout.strip()}; "
                 f"read {self.settings.log_dir / 'supervisord.log'}"
             )
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            if self.running():
-                return
-            time.sleep(0.2)
-        raise StackError(f"supervisord did not answer; read {self.settings.log_dir / 'supervisord.log'}")
+        try:
+            wait_until(self.running, "supervisord answering", 20, interval_s=0.2)
+        except TimeoutError:
+            raise StackError(f"supervisord did not answer; read {self.settings.log_dir / 'supervisord.log'}") from None
 
     def info(self, name: str) -> dict | None:
         try:

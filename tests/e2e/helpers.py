@@ -16,6 +16,7 @@ from flink_jobs import deploy
 from flink_jobs.rest import FlinkRest
 from generator.events import make_event
 from generator.producer import EventProducer
+from streampulse import waiting
 
 T0 = datetime(2026, 1, 1, 0, 0, tzinfo=timezone.utc)
 
@@ -70,28 +71,29 @@ def flink_job(isolated) -> Iterator[str]:
 
 
 def wait_for_minute_counts(dsn: str, expected_rows: int, timeout_s: float = 180) -> dict:
-    deadline = time.monotonic() + timeout_s
+    """The minute counts once `expected_rows` rows are there; after `timeout_s`, whatever is there (the
+    caller's comparison then shows what is missing)."""
     rows: dict = {}
-    while time.monotonic() < deadline:
+
+    def enough() -> bool:
+        nonlocal rows
         rows = read_minute_counts(dsn)
-        if len(rows) >= expected_rows:
-            # One more look after a flush interval: nothing may still be changing.
-            time.sleep(1.5)
-            return read_minute_counts(dsn)
-        time.sleep(2)
-    return rows
+        return len(rows) >= expected_rows
+
+    try:
+        waiting.wait_until(enough, f"{expected_rows} minute rows", timeout_s, interval_s=2)
+    except TimeoutError:
+        return rows
+    # One more look after a flush interval: nothing may still be changing.
+    time.sleep(1.5)
+    return read_minute_counts(dsn)
 
 
 def wait_until(predicate, what: str, timeout_s: float = 180) -> None:  # noqa: ANN001
     """Poll `predicate` every second (a Flink REST hiccup counts as not yet) until true, or fail the test."""
     import pytest
 
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            if predicate():
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(1)
-    pytest.fail(f"timed out waiting for {what}")
+    try:
+        waiting.wait_until(predicate, what, timeout_s, interval_s=1, retry_on=(httpx.HTTPError,))
+    except TimeoutError as exc:
+        pytest.fail(f"timed out: {exc}")

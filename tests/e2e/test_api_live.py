@@ -34,6 +34,7 @@ from generator.producer import EventProducer
 from generator.run import RunConfig, run_generator
 from generator.scenarios import load
 from streampulse.settings import REPO_ROOT
+from streampulse.waiting import wait_until
 from tests.e2e.conftest import PipelineRun, query
 from tests.e2e.helpers import T0, flink_job, ms, send_clock
 
@@ -59,17 +60,17 @@ def serve_api(dsn: str, **env: str) -> Iterator[tuple[str, list[str]]]:
     output: list[str] = []
     threading.Thread(target=lambda: output.extend(iter(proc.stdout.readline, "")), daemon=True).start()
     url = f"http://127.0.0.1:{port}"
+
+    def ready() -> bool:
+        if proc.poll() is not None:
+            pytest.fail("the API exited:\n" + "".join(output))
+        return httpx.get(f"{url}/ready", timeout=2).status_code == 200
+
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/ready", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or proc.poll() is not None:
-                pytest.fail("the API did not start:\n" + "".join(output))
-            time.sleep(0.3)
+        try:
+            wait_until(ready, "the API becoming ready", 60, interval_s=0.3, retry_on=(httpx.HTTPError,))
+        except TimeoutError:
+            pytest.fail("the API did not start:\n" + "".join(output))
         yield url, output
     finally:
         proc.terminate()

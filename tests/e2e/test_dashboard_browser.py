@@ -7,6 +7,7 @@ Screenshots go to `.state/test-output/dashboard/` (or `$STREAMPULSE_TEST_OUTPUT/
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import socket
@@ -24,6 +25,7 @@ import psycopg
 import pytest
 
 from streampulse.settings import REPO_ROOT, get_settings
+from streampulse.waiting import wait_until
 from tests.e2e.conftest import PipelineRun
 from tests.e2e.helpers import flink_job
 
@@ -71,17 +73,15 @@ def streamlit_server(dsn: str, topic: str) -> Iterator[str]:
     with log.open("w") as out:
         proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
+
+    def healthy() -> bool:
+        assert proc.poll() is None, f"streamlit exited early, see {log}"  # not retried: stops the wait
+        return httpx.get(f"{url}/_stcore/health", timeout=2).status_code == 200
+
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            assert proc.poll() is None, f"streamlit exited early, see {log}"
-            try:
-                if httpx.get(f"{url}/_stcore/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.5)
-        else:
+        try:
+            wait_until(healthy, "streamlit becoming healthy", 60, interval_s=0.5, retry_on=(httpx.HTTPError,))
+        except TimeoutError:
             pytest.fail(f"streamlit did not become healthy, see {log}")
         yield url
     finally:
@@ -120,20 +120,23 @@ def browser_page(chromium, url: str) -> Iterator:  # noqa: ANN001
 
 
 def wait_until_idle(page, timeout_s: float = 60) -> None:  # noqa: ANN001
-    """Until Streamlit has finished running the script (its status widget says nothing)."""
-    deadline = time.monotonic() + timeout_s
-    quiet_since = None
-    while time.monotonic() < deadline:
+    """Until Streamlit has finished running the script (its status widget says nothing for 1.5 s)."""
+    quiet_since: float | None = None
+
+    def quiet_long_enough() -> bool:
+        nonlocal quiet_since
         running = page.locator('[data-testid="stStatusWidget"]').count() > 0
         skeleton = page.locator('[data-testid="stSkeleton"]').count() > 0
         if running or skeleton:
             quiet_since = None
         elif quiet_since is None:
             quiet_since = time.monotonic()
-        elif time.monotonic() - quiet_since > 1.5:
-            return
-        time.sleep(0.25)
-    pytest.fail("the page kept running")
+        return quiet_since is not None and time.monotonic() - quiet_since > 1.5
+
+    try:
+        wait_until(quiet_long_enough, "the page to finish running", timeout_s, interval_s=0.25)
+    except TimeoutError:
+        pytest.fail("the page kept running")
 
 
 def screenshot_whole(page, path: Path) -> None:  # noqa: ANN001
@@ -141,14 +144,15 @@ def screenshot_whole(page, path: Path) -> None:  # noqa: ANN001
     size = page.viewport_size
     height = page.evaluate("document.querySelector('[data-testid=\"stMain\"]').scrollHeight")
     page.set_viewport_size({"width": size["width"], "height": max(size["height"], min(int(height), 6000))})
-    # Charts outside the viewport are drawn lazily: wait until every one has drawn after the resize.
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
+
+    # Charts outside the viewport are drawn lazily: wait until every one has drawn after the resize (at most
+    # 15 s: a chart that never draws still leaves a screenshot to look at).
+    def all_drawn() -> bool:
         embeds = page.locator(".vega-embed").count()
-        drawn = page.locator(".vega-embed:has(canvas), .vega-embed:has(svg.marks)").count()
-        if drawn >= embeds:
-            break
-        time.sleep(0.5)
+        return page.locator(".vega-embed:has(canvas), .vega-embed:has(svg.marks)").count() >= embeds
+
+    with contextlib.suppress(TimeoutError):
+        wait_until(all_drawn, "every chart drawn", 15, interval_s=0.5)
     time.sleep(1.5)
     page.screenshot(path=path)
     page.set_viewport_size(size)
@@ -253,22 +257,28 @@ def test_live_overview_follows_the_generator(chromium, isolated) -> None:  # noq
                 caption.wait_for(timeout=150_000)
                 first = caption.inner_text()
                 screenshot_whole(page, out / "live_2_first_minute.png")
+
                 # ... and the next one replaces it in place, still without a reload.
-                deadline = time.monotonic() + 100
-                while caption.inner_text() == first and time.monotonic() < deadline:
-                    assert not failures, failures
-                    time.sleep(1)
+                def moved_on() -> bool:
+                    assert not failures, failures  # a producer failure stops the wait at once
+                    return caption.inner_text() != first
+
+                with contextlib.suppress(TimeoutError):  # the assertion below says what did not happen
+                    wait_until(moved_on, "the next minute", 100)
                 second = caption.inner_text()
                 assert second != first, "the overview did not move on to the next minute"
                 # What the page shows is what the job wrote: the newest minute's events per second.
-                deadline = time.monotonic() + 20
-                while time.monotonic() < deadline:
+                clock, rate, shown = "", 0.0, ""
+
+                def shows_the_database() -> bool:
+                    nonlocal clock, rate, shown
                     clock, rate = _newest_window_events(isolated.dsn())
                     shown = page.get_by_test_id("stMetricValue").first.inner_text()
-                    if clock in caption.inner_text() and shown == f"{rate:,.1f} events/s":
-                        break
-                    time.sleep(1)
-                else:
+                    return clock in caption.inner_text() and shown == f"{rate:,.1f} events/s"
+
+                try:
+                    wait_until(shows_the_database, "the overview to show the newest minute", 20)
+                except TimeoutError:
                     pytest.fail(
                         f"overview shows {shown} for {caption.inner_text()}, the database {rate:.1f} at {clock}"
                     )

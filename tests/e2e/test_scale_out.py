@@ -4,10 +4,10 @@ topic, reading Kafka through a bootstrap *list*, and its tables reconcile exactl
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
-import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -100,12 +100,14 @@ def test_the_job_runs_unchanged_on_another_cluster_with_parallelism_2_and_a_boot
         producer.flush()
         start, end = T0, T0 + timedelta(minutes=6)
         report = None
-        deadline = time.monotonic() + 240
-        while time.monotonic() < deadline:
+
+        def reconciled() -> bool:
+            nonlocal report
             report = reconcile(settings, isolated.topic, isolated.database, start, end)
-            if report.ok:
-                break
-            time.sleep(5)
+            return report.ok
+
+        with contextlib.suppress(TimeoutError):  # the assertion below shows the last report's differences
+            wait_until(reconciled, "the reconciliation to pass", 240, interval_s=5)
         print(report.render())
         assert report.ok, report.render()
         assert report.kafka_events == 6 * 60 * 200
