@@ -17,6 +17,7 @@ import pandas as pd
 import streamlit as st
 from psycopg_pool import ConnectionPool
 
+from api.acks import acknowledge as record_acknowledgement
 from generator.domain import REGIONS
 from streampulse.settings import get_settings
 
@@ -375,16 +376,10 @@ def anomalies(db: str, acks_table: bool) -> pd.DataFrame:
 
 
 def acknowledge(anomaly_kind: str, subject: str, started_at: datetime, by: str) -> None:
-    """Record an acknowledgement in the API's table (the same one `POST .../acknowledge` writes)."""
+    """Record an acknowledgement the way `POST .../acknowledge` does: the API's statement, as its writer role
+    (api/acks.py), not as the platform user this pool logs in as."""
     with _pool(dsn()).connection() as conn:
-        conn.execute(
-            """
-            insert into api.anomaly_acks (anomaly_kind, subject, started_at, acknowledged_by)
-            values (%s, %s, %s, %s)
-            on conflict (anomaly_kind, subject, started_at) do nothing
-            """,
-            (anomaly_kind, subject, started_at, by),
-        )
+        record_acknowledgement(conn, anomaly_kind, subject, started_at, by)
     anomalies.clear()  # type: ignore[attr-defined]
 
 

@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, HTTPException, Path, Query
 from pydantic import BaseModel, Field
 
+from api.acks import ACKNOWLEDGE_SQL, ack_params
 from api.deps import AckKey, DbConn, ReadKey, WriterConn
 from api.errors import invalid, responses
 from api.params import Cursor, End, Limit, Start, after_cursor, page
@@ -177,14 +178,6 @@ async def acknowledge(
     """Record that someone is on it. Needs a key with the `acknowledge` scope. Idempotent: acknowledging
     again keeps the first acknowledgement (time, key) and returns it."""
     kind, subject, started = parse_id(anomaly_id)
-    # Only anomalies that exist: the insert selects from the view, so an unknown id inserts nothing.
-    await conn.execute(
-        """
-        insert into api.anomaly_acks (anomaly_kind, subject, started_at, acknowledged_by, note)
-        select anomaly_kind, subject, started_at, %s, %s from realtime.cdn_alerts
-        where anomaly_kind = %s and subject = %s and started_at = %s
-        on conflict do nothing
-        """,
-        (key.key_id, body.note if body else None, kind, subject, started),
-    )
+    # The statement the dashboard runs too (api/acks.py); this pooled connection already is the writer role.
+    await conn.execute(ACKNOWLEDGE_SQL, ack_params(kind, subject, started, key.key_id, body.note if body else None))
     return await _get(conn, anomaly_id)

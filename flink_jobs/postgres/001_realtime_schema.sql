@@ -101,7 +101,8 @@ create table if not exists realtime.cdn_incidents (
 );
 create index if not exists cdn_alerts_detected_idx on realtime.cdn_alerts (detected_at);
 
--- One row per anomaly: open until its incident row arrives.
+-- One row per anomaly: open until its incident row arrives. The one definition of this join: the API,
+-- the dashboard and dbt (stg_realtime__cdn_anomalies) all read the view.
 create or replace view realtime.cdn_anomalies as
 select
     a.anomaly_kind,

@@ -9,7 +9,7 @@ from dagster import (
     in_process_executor,
 )
 
-from orchestration.streaming.assets import JOB_ASSET, flink_analytics_job, realtime_tables
+from orchestration.streaming.assets import JOB_ASSET, cdn_anomalies_view, flink_analytics_job, realtime_tables
 from orchestration.streaming.checks import (
     dead_letters_below_threshold,
     flink_checkpoint_recent,
@@ -45,7 +45,7 @@ check_realtime_schedule = ScheduleDefinition(
 )
 
 defs = Definitions(
-    assets=[flink_analytics_job, *realtime_tables],
+    assets=[flink_analytics_job, *realtime_tables, cdn_anomalies_view],
     asset_checks=[
         realtime_tables_fresh,
         flink_checkpoint_recent,

@@ -127,3 +127,14 @@ realtime_tables = [
     )
     for name, text in REALTIME_TABLES.items()
 ]
+
+# The one definition of the alert/incident join (a view, flink_jobs/postgres/001_realtime_schema.sql): the
+# API and the dashboard read it, and so does dbt (stg_realtime__cdn_anomalies hangs below this key).
+cdn_anomalies_view = AssetSpec(
+    key=AssetKey(["realtime", "cdn_anomalies"]),
+    deps=[AssetKey(["realtime", "cdn_alerts"]), AssetKey(["realtime", "cdn_incidents"])],
+    group_name="realtime",
+    kinds={"postgres"},
+    description="realtime.cdn_anomalies: view, one row per CDN anomaly, its alert joined with its incident "
+    "row once it has ended (OPEN until then).",
+)

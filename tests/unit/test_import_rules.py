@@ -25,6 +25,8 @@ EXCEPTIONS = {
     "streampulse/cli.py": {"api.cli", "flink_jobs.cli"},
     "streampulse/stack/components.py": {"flink_jobs.rest"},
     "streampulse/stack/cli.py": {"flink_jobs.deploy"},
+    # The dashboard acknowledges anomalies with the API's statement, as the API's writer role.
+    "streamlit_app/data.py": {"api.acks"},
 }
 
 
