@@ -258,6 +258,23 @@ def run_round(settings: Settings, faults: list[str], events_per_fault: int, roun
     return results
 
 
+def summarize(results: list[dict], faults: list[str]) -> dict:
+    per_fault = {}
+    for fault in faults:
+        runs = [r for r in results if r["fault"] == fault]
+        per_fault[fault] = {
+            "runs": len(runs),
+            "resumed_s_median": statistics.median(r["resumed_s"] for r in runs),
+            "recovered_s_median": statistics.median(r["recovered_s"] for r in runs),
+            "recovered_s_max": max(r["recovered_s"] for r in runs),
+            "events": sum(r["events"] for r in runs),
+            **{k: sum(r[k] for r in runs) for k in ("lost", "doubled", "misclassified_late", "rows_compared",
+                                                    "rows_skipped", "late_events", "duplicates")},
+            "all_reconciled": all(r["reconciled"] for r in runs),
+        }  # fmt: skip
+    return per_fault
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events-per-fault", type=int, default=1_000_000)
@@ -272,35 +289,25 @@ def main() -> None:
     results: list[dict] = []
     for round_no in range(1, args.rounds + 1):
         results += run_round(settings, faults, args.events_per_fault, round_no)
-    per_fault = {}
-    for fault in faults:
-        runs = [r for r in results if r["fault"] == fault]
-        per_fault[fault] = {
-            "runs": len(runs),
-            "resumed_s_median": statistics.median(r["resumed_s"] for r in runs),
-            "recovered_s_median": statistics.median(r["recovered_s"] for r in runs),
-            "recovered_s_max": max(r["recovered_s"] for r in runs),
-            "events": sum(r["events"] for r in runs),
-            **{k: sum(r[k] for r in runs) for k in ("lost", "doubled", "misclassified_late", "rows_compared",
-                                                    "rows_skipped", "late_events", "duplicates")},
-            "all_reconciled": all(r["reconciled"] for r in runs),
-        }  # fmt: skip
-    result = {
-        "benchmark": "chaos",
-        "when": datetime.now(timezone.utc).isoformat(),
-        "arguments": vars(args) | {"out": str(args.out)},
-        "kafka_brokers": settings.kafka_brokers if hasattr(settings, "kafka_brokers") else 1,
-        "cores": os.cpu_count(),
-        "load_average_before": load_before,
-        "load_average_after": os.getloadavg(),
-        "wall_s": round(time.monotonic() - started, 1),
-        "events_per_fault": args.events_per_fault,
-        "rounds": args.rounds,
-        "per_fault": per_fault,
-        "runs": results,
-    }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2, default=str))
+        # Written after every round: a long run that is stopped early still leaves its rounds on record.
+        per_fault = summarize(results, faults)
+        result = {
+            "benchmark": "chaos",
+            "when": datetime.now(timezone.utc).isoformat(),
+            "arguments": vars(args) | {"out": str(args.out)},
+            "kafka_brokers": settings.kafka_brokers,
+            "cores": os.cpu_count(),
+            "load_average_before": load_before,
+            "load_average_after": os.getloadavg(),
+            "wall_s": round(time.monotonic() - started, 1),
+            "events_per_fault": args.events_per_fault,
+            "rounds": args.rounds,
+            "rounds_completed": round_no,
+            "per_fault": per_fault,
+            "runs": results,
+        }
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(result, indent=2, default=str))
     for fault, f in per_fault.items():
         print(f"{fault:<12} median processing again {f['resumed_s_median']:5.1f} s, checkpointed "
               f"{f['recovered_s_median']:5.1f} s (max {f['recovered_s_max']:5.1f} s) over {f['runs']} runs; "

@@ -148,7 +148,7 @@ def main() -> None:
         "events_per_s_median": round(statistics.median(r["events_per_s"] for r in runs)),
         "events_per_cpu_s_median": round(statistics.median(r["events_per_cpu_s"] for r in runs)),
     }
-    out = args.out or REPO / "bench" / "results" / f"flink_catchup_p{args.parallelism}.json"
+    out = (args.out or REPO / "bench" / "results" / f"flink_catchup_p{args.parallelism}.json").resolve()
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(
         f"SUMMARY flink_catchup ({result['cores']} cores, parallelism {args.parallelism}, median of {args.runs} x "
