@@ -7,7 +7,7 @@ from dagster import AssetExecutionContext, AssetKey
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, dbt_assets
 
 from orchestration.resources import StreamPulseDbtResource
-from orchestration.warehouse.project import dbt_project, ensure_manifest
+from orchestration.warehouse import project
 
 
 class StreamPulseTranslator(DagsterDbtTranslator):
@@ -26,8 +26,8 @@ class StreamPulseTranslator(DagsterDbtTranslator):
 
 
 @dbt_assets(
-    manifest=ensure_manifest(),
-    project=dbt_project,
+    manifest=project.prepare(),
+    project=project.dbt_project,
     dagster_dbt_translator=StreamPulseTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True)),
 )
 def streampulse_dbt_models(context: AssetExecutionContext, dbt: StreamPulseDbtResource):

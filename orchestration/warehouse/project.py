@@ -1,12 +1,21 @@
-"""The dbt project for dagster-dbt, with a manifest that is parsed again whenever the project changes."""
+"""The dbt project for dagster-dbt (`DbtProject`), prepared by dagster-dbt's own preparer.
 
-import fcntl
+`prepare_if_dev()` re-parses on every load under `dagster dev`, as dagster-dbt intends. The local stack and
+the tests do not run `dagster dev` (supervisord runs the webserver and daemon; tests import the definitions),
+and no build step packages a manifest for them, so every other load prepares the project when its manifest
+is missing or older than the project's files. The preparation itself (`dbt parse` into target/, one process
+at a time across the webserver, daemon and run workers, skipped when another process has just done it) is
+dagster-dbt's.
+"""
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from dagster_dbt import DbtProject
 
-from streampulse.dbt import DBT_PROJECT, run_dbt
-from streampulse.settings import get_settings
+from streampulse.dbt import DBT_EXECUTABLE, DBT_PROJECT
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT, profiles_dir=DBT_PROJECT)
 
@@ -18,20 +27,28 @@ def _newest_source_mtime(project_dir: Path) -> float:
     return max(p.stat().st_mtime for p in files if p.exists())
 
 
-def ensure_manifest(project: DbtProject = dbt_project) -> Path:
-    """target/manifest.json, parsed (`dbt parse`, no database needed) when missing or older than the project.
-
-    Definitions are loaded by several processes at once (webserver, daemon, run workers): a file lock
-    keeps them from parsing into the same target directory together.
-    """
+def manifest_is_current(project: DbtProject) -> bool:
+    """Whether target/manifest.json exists and is newer than every file of the project."""
     manifest = Path(project.manifest_path)
-    if manifest.exists() and manifest.stat().st_mtime >= _newest_source_mtime(Path(project.project_dir)):
-        return manifest
-    manifest.parent.mkdir(parents=True, exist_ok=True)
-    with open(manifest.parent / ".parse.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not manifest.exists() or manifest.stat().st_mtime < _newest_source_mtime(Path(project.project_dir)):
-            result = run_dbt(get_settings(), "parse", "--target-path", str(manifest.parent))
-            if result.returncode != 0:
-                raise RuntimeError(f"dbt parse failed:\n{result.stdout[-4000:]}")
-    return manifest
+    return manifest.exists() and manifest.stat().st_mtime >= _newest_source_mtime(Path(project.project_dir))
+
+
+@contextmanager
+def _virtualenv_on_path() -> Iterator[None]:
+    # dagster-dbt's preparer runs `dbt` from PATH; ours is the one beside this interpreter, and a process
+    # started as .venv/bin/python (the stack, the tests) does not have that folder on PATH.
+    before = os.environ.get("PATH", "")
+    os.environ["PATH"] = os.pathsep.join([str(DBT_EXECUTABLE.parent), before])
+    try:
+        yield
+    finally:
+        os.environ["PATH"] = before
+
+
+def prepare(project: DbtProject = dbt_project) -> Path:
+    """The project's manifest, parsed by dagster-dbt when needed; returns its path."""
+    with _virtualenv_on_path():
+        project.prepare_if_dev()
+        if not manifest_is_current(project):
+            project.preparer.prepare(project)
+    return Path(project.manifest_path)
