@@ -50,7 +50,7 @@ sys.path.insert(0, str(REPO))
 from flink_jobs import oracle  # noqa: E402
 from flink_jobs.reconcile import reconcile  # noqa: E402
 from generator.producer import EventProducer  # noqa: E402
-from streampulse import bootstrap  # noqa: E402
+from streampulse import bootstrap, waiting  # noqa: E402
 from streampulse.settings import Settings, get_settings  # noqa: E402
 from tests import chaos  # noqa: E402
 from tests.conftest import Isolated, _drop  # noqa: E402
@@ -79,15 +79,8 @@ def committed(settings: Settings, topic: str, group: str) -> int:
 
 
 def wait_until(predicate, what: str, timeout_s: float) -> None:  # noqa: ANN001
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            if predicate():
-                return
-        except Exception:  # noqa: BLE001 - a component may be restarting
-            pass
-        time.sleep(1)
-    raise TimeoutError(f"timed out waiting for {what}")
+    """Any error counts as "not yet": the fault may have a component restarting."""
+    waiting.wait_until(predicate, what, timeout_s, interval_s=1, retry_on=(Exception,))
 
 
 class Daemon:

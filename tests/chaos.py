@@ -26,6 +26,7 @@ from flink_jobs import runner
 from flink_jobs.rest import FlinkRest, all_tasks_running
 from streampulse.settings import REPO_ROOT, Settings
 from streampulse.stack.supervisor import Supervisor
+from streampulse.waiting import wait_until
 
 
 @dataclass
@@ -187,10 +188,9 @@ def kill9(settings: Settings, component: str) -> int:
 
 def wait_component(settings: Settings, component: str, old_pid: int, timeout_s: float = 120) -> None:
     supervisor = Supervisor(settings)
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
+
+    def back() -> bool:
         info = supervisor.info(component)
-        if info and info["pid"] not in (0, old_pid) and info["statename"] == "RUNNING":
-            return
-        time.sleep(0.5)
-    raise TimeoutError(f"{component} did not come back within {timeout_s:.0f} s")
+        return bool(info and info["pid"] not in (0, old_pid) and info["statename"] == "RUNNING")
+
+    wait_until(back, f"{component} coming back", timeout_s, interval_s=0.5)

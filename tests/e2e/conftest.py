@@ -23,6 +23,7 @@ from generator.run import Progress, RunConfig, run_generator
 from generator.scenarios import load
 from streampulse import bootstrap
 from streampulse.settings import Settings
+from streampulse.waiting import wait_until
 from tests.conftest import Isolated, _drop, _isolate
 from tests.e2e import expected
 from tests.e2e.helpers import T0, flink_job, ms, send_clock
@@ -72,13 +73,11 @@ def query(dsn: str, sql: str, params: tuple | dict | None = None) -> list[tuple]
 
 
 def wait_for(dsn: str, sql: str, until, timeout_s: float = 240) -> None:  # noqa: ANN001
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if until(query(dsn, sql)[0][0]):
-            time.sleep(2)  # one more sink flush
-            return
-        time.sleep(2)
-    pytest.fail(f"timed out waiting for: {sql}")
+    try:
+        wait_until(lambda: until(query(dsn, sql)[0][0]), sql, timeout_s, interval_s=2)
+    except TimeoutError as exc:
+        pytest.fail(str(exc))
+    time.sleep(2)  # one more sink flush
 
 
 def wait_until_settled(dsn: str, timeout_s: float = 300) -> None:
@@ -88,16 +87,18 @@ def wait_until_settled(dsn: str, timeout_s: float = 300) -> None:
         + ", ".join(f"(select count(*) from realtime.{t})" for t in TABLES)
         + ", (select coalesce(sum(late_events), 0) from realtime.late_events_minute)"
     )
-    deadline = time.monotonic() + timeout_s
-    last, same_since = None, time.monotonic()
-    while time.monotonic() < deadline:
+    seen = {"counts": None, "since": time.monotonic()}
+
+    def settled() -> bool:
         counts = query(dsn, sql)[0]
-        if counts != last:
-            last, same_since = counts, time.monotonic()
-        elif time.monotonic() - same_since >= 8:
-            return
-        time.sleep(1)
-    pytest.fail("the real-time tables did not settle")
+        if counts != seen["counts"]:
+            seen.update(counts=counts, since=time.monotonic())
+        return time.monotonic() - seen["since"] >= 8
+
+    try:
+        wait_until(settled, "the real-time tables to settle", timeout_s)
+    except TimeoutError as exc:
+        pytest.fail(str(exc))
 
 
 def _produce(isolated: Isolated) -> tuple[list[int], Progress]:

@@ -12,6 +12,7 @@ The TaskManager crash is tests/e2e/test_recovery.py.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -29,6 +30,7 @@ from generator.producer import EventProducer
 from streampulse import bootstrap
 from streampulse.settings import Settings
 from streampulse.stack.supervisor import Supervisor
+from streampulse.waiting import wait_until
 from tests import chaos
 from tests.conftest import Isolated, _drop
 
@@ -134,12 +136,12 @@ def test_corrupt_records_are_dead_lettered_without_a_restart(chaos_job):
     for i, payload in enumerate(bad):
         raw.produce(job.topic, payload, partition=i % 3)
     raw.flush()
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+
+    def dead_lettered_all() -> bool:
         with psycopg.connect(job.settings.dsn(job.database)) as conn:
-            if conn.execute("select count(*) from realtime.dead_letters").fetchone()[0] >= len(bad):
-                break
-        time.sleep(0.5)
+            return conn.execute("select count(*) from realtime.dead_letters").fetchone()[0] >= len(bad)
+
+    wait_until(dead_lettered_all, "the corrupt records in realtime.dead_letters", 60, interval_s=0.5)
     dead_lettered = time.time() - fault
     exceptions = job.flink.exceptions(job.job_id)
     since = [e for e in exceptions.get("exceptionHistory", {}).get("entries", []) if e["timestamp"] >= fault * 1000]
@@ -168,13 +170,15 @@ def test_reconciliation_after_all_faults_nothing_lost_nothing_doubled(chaos_job)
     # The incidents (30 s to 240 s of the load) detected and resolved, and closed windows behind them.
     time.sleep(max(0.0, RECOVERY.pop("load_started_at") + 330 - time.time()))
     generator.stop()
-    report = None
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:  # until the job has written every window the watermark has closed
-        report = reconcile(job.settings, job.topic, job.database)
-        if report.ok:
-            break
-        time.sleep(5)
+    reports = []
+
+    def reconciled() -> bool:  # until the job has written every window the watermark has closed
+        reports.append(reconcile(job.settings, job.topic, job.database))
+        return reports[-1].ok
+
+    with contextlib.suppress(TimeoutError):  # a difference that stays is shown by the assertions below
+        wait_until(reconciled, "a clean reconciliation", 120, interval_s=5)
+    report = reports[-1]
     print(report.render())
     RECOVERY["reconciliation"] = report.summary() | {"start": report.start.isoformat(), "end": report.end.isoformat()}
     assert report.ok, report.render()
