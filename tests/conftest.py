@@ -75,9 +75,9 @@ class Isolated:
         return self.settings.model_copy(update=update)
 
 
-def _isolate(stack: Settings) -> Isolated:
+def _isolate(stack: Settings, prefix: str = "test") -> Isolated:
     suffix = uuid.uuid4().hex[:8]
-    iso = Isolated(stack, f"test-events-{suffix}", f"test_{suffix}", f"test-job-{suffix}")
+    iso = Isolated(stack, f"{prefix}-events-{suffix}", f"{prefix}_{suffix}", f"{prefix}-job-{suffix}")
     bootstrap.ensure_database(stack, iso.database)
     bootstrap.apply_migrations(stack, iso.database)
     bootstrap.ensure_topic(stack, iso.topic, partitions=3)

@@ -109,27 +109,8 @@ def test_late_events_are_counted_not_dropped(analysed):
     assert set(records) == set(zip(late["partition"], late["offset"], strict=True))
 
 
-def _expected_anomalies(on_time: pd.DataFrame, settings) -> tuple[dict, dict]:  # noqa: ANN001
-    nodes = expected.cdn_node_minutes(on_time)
-    regions = expected.cdn_region_minutes(on_time)
-    enough_n = nodes["requests"] >= settings.anomaly_min_requests
-    enough_r = regions["requests"] >= settings.anomaly_min_requests
-    opened, resolved = {}, {}
-    for minutes, bad, kind, value in (
-        (nodes, enough_n & (nodes["error_rate"] >= settings.anomaly_error_rate_threshold), "ERROR_RATE", "error_rate"),
-        (nodes, enough_n & (nodes["ttfb_p95_ms"] >= settings.anomaly_latency_p95_threshold_ms), "LATENCY",
-         "ttfb_p95_ms"),
-        (regions, enough_r & (regions["error_rate"] >= settings.anomaly_regional_error_rate_threshold),
-         "REGIONAL_OUTAGE", "error_rate"),
-    ):  # fmt: skip
-        o, r = expected.anomalies(minutes, bad, kind, value)
-        opened |= o
-        resolved |= r
-    return opened, resolved
-
-
 def test_anomaly_tables_equal_the_pattern_semantics(analysed):
-    opened, resolved = _expected_anomalies(analysed["on_time"], analysed["isolated"].settings)
+    opened, resolved = expected.expected_anomalies(analysed["on_time"], analysed["isolated"].settings)
     alerts = query(
         analysed["dsn"], "select anomaly_kind, subject, started_at, detected_at, peak_value from realtime.cdn_alerts"
     )

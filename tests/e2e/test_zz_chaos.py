@@ -17,7 +17,6 @@ import json
 import os
 import random
 import time
-import uuid
 from collections.abc import Iterator
 
 import psycopg
@@ -27,12 +26,11 @@ from confluent_kafka import Producer
 from flink_jobs.reconcile import reconcile
 from generator.events import make_event
 from generator.producer import EventProducer
-from streampulse import bootstrap
 from streampulse.settings import Settings
 from streampulse.stack.supervisor import Supervisor
 from streampulse.waiting import wait_until
 from tests import chaos
-from tests.conftest import Isolated, _drop
+from tests.conftest import _drop, _isolate
 
 pytestmark = [pytest.mark.stack, pytest.mark.timeout(1800)]  # module set-up + a resubmission
 
@@ -48,12 +46,7 @@ RECOVERY: dict[str, dict] = {}
 def chaos_job(stack: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[chaos.Job, chaos.Generator]]:
     if not Supervisor(stack).info("flink-jobmanager") or not Supervisor(stack).info("kafka"):
         pytest.skip("Kafka and Flink are not managed by this stack (external clusters)")
-    suffix = uuid.uuid4().hex[:8]
-    iso = Isolated(stack, f"chaos-events-{suffix}", f"chaos_{suffix}", f"chaos-job-{suffix}")
-    bootstrap.ensure_database(stack, iso.database)
-    bootstrap.apply_migrations(stack, iso.database)
-    bootstrap.ensure_topic(stack, iso.topic, partitions=3)
-    bootstrap.ensure_topic(stack, iso.alerts_topic, partitions=1)
+    iso = _isolate(stack, prefix="chaos")
     job = chaos.Job(stack, iso.job_name, iso.topic, iso.database, iso.alerts_topic)
     job.submit()
     log = tmp_path_factory.mktemp("chaos") / "generator.log"
