@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.schema_registry import SchemaRegistryClient
+from confluent_kafka.schema_registry.error import SchemaRegistryError
 
 from streampulse.settings import Settings
 
@@ -87,7 +88,14 @@ def read_topic(settings: Settings, topic: str, partitions: int | None = None, ti
                 if offset >= ends[p]:
                     continue
                 try:
-                    rows.append(_decode(msg.value(), registry, schemas) | {"partition": p, "offset": offset})
+                    row = _decode(msg.value(), registry, schemas) | {"partition": p, "offset": offset}
+                    if row.get("event_time") is None:
+                        raise ValueError("no event time")  # the job dead-letters such a record too
+                    rows.append(row)
+                except SchemaRegistryError as exc:
+                    if exc.http_status_code != 404:  # the registry failing is not the record's fault
+                        raise
+                    bad[(p, offset)] = f"{type(exc).__name__}: {exc}"
                 except Exception as exc:  # noqa: BLE001 - any undecodable record is a dead letter
                     bad[(p, offset)] = f"{type(exc).__name__}: {exc}"
             if len(rows) >= CHUNK:

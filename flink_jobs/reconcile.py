@@ -88,7 +88,9 @@ class Report:
     @property
     def ok(self) -> bool:
         return (
-            self.lost == 0
+            self.start < self.end
+            and self.kafka_events > 0  # an empty range proves nothing
+            and self.lost == 0
             and self.doubled == 0
             and self.misclassified_late == 0
             and self.rows_skipped == 0
@@ -169,6 +171,10 @@ def default_range(records: TopicRecords, settings: Settings) -> tuple[datetime, 
     return ts(start), ts(int(newest) // MINUTE * MINUTE)
 
 
+def _minute(moment: datetime) -> datetime:
+    return moment.replace(second=0, microsecond=0)
+
+
 def _rows(conn: psycopg.Connection, query: str, schema: str, *params: object) -> list[tuple]:
     return conn.execute(sql.SQL(query).format(schema=sql.Identifier(schema)), params).fetchall()
 
@@ -186,7 +192,8 @@ def reconcile(
     topic = topic or settings.events_topic
     records = records or oracle.read_topic(settings, topic)
     low, high = default_range(records, settings) if not (start and end) else (start, end)
-    start, end = start or low, end or high
+    # Whole minutes: every table's rows, and the late events, are then selected by the same boundaries.
+    start, end = _minute(start or low), _minute(end or high)
     s_ms, e_ms = int(start.timestamp() * 1000), int(end.timestamp() * 1000)
     events = oracle.classify(records.events, settings.watermark_delay_seconds * 1000)
     minute = events["minute_ms"]

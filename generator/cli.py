@@ -17,7 +17,7 @@ from rich.progress import SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from generator import scenarios as scenario_module
 from generator.producer import BrokerUnavailable, SchemaRejected
-from generator.run import Progress, RunConfig, run_generator
+from generator.run import Progress, ResumeMismatch, RunConfig, run_generator
 from generator.schema import EVENT_SCHEMA_FILES, LATEST_VERSION
 from streampulse.logs import setup_logging
 from streampulse.settings import get_settings
@@ -120,6 +120,9 @@ def main(
     except (BrokerUnavailable, SchemaRejected) as exc:
         typer.echo(f"\nerror: {exc}", err=True)
         raise typer.Exit(3) from None
+    except ResumeMismatch as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
     report = result.report
     assert report is not None
     effects = ", ".join(f"{k} {v:,}" for k, v in result.effects.items())

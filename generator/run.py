@@ -8,6 +8,7 @@ times stay those of the target rate, so a run is deterministic for a seed, start
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -121,11 +122,13 @@ def run_generator(
     per_tick = MAX_BATCH if config.max_speed else int(min(MAX_BATCH, max(1, config.rate / 10)))
     effects: dict = {}
     sent = 0  # events drawn (before duplicates)
-    resume_at = _resume_point(config.progress_file)
+    fingerprint = _fingerprint(config, start_ms, producer.topic)
+    resume_at, first_started_at = _resume_point(config.progress_file, fingerprint)
     if resume_at:
         log.info("resuming after event %d (from %s)", resume_at, config.progress_file)
-    # Pacing counts the skipped events as sent on time: a resumed real-time run catches up, then follows the clock.
-    wall_start = time.monotonic() - resume_at / config.rate
+    # A resumed run keeps the first run's timeline: in real time it catches up on the downtime, then follows
+    # the clock, as the uninterrupted run would have.
+    wall_start = time.monotonic() - (time.time() - first_started_at)
     run_started = last_saved = last_progress = time.monotonic()
     behind = 0.0
     while not stop.is_set() and (target is None or sent < target):
@@ -146,7 +149,7 @@ def run_generator(
         now = time.monotonic()
         if config.progress_file is not None and sent > resume_at and now - last_saved >= 1.0:
             producer.flush()  # only what Kafka confirmed is recorded: a resume may repeat events, never skip one
-            _record_progress(config.progress_file, sent)
+            _record_progress(config.progress_file, sent, first_started_at, fingerprint)
             last_saved = now
         if not config.max_speed:
             ahead = sent / config.rate - (now - wall_start)
@@ -160,7 +163,7 @@ def run_generator(
                                  behind, effects=dict(effects)))  # fmt: skip
     report = producer.flush()
     if config.progress_file is not None and sent > resume_at:
-        _record_progress(config.progress_file, sent)
+        _record_progress(config.progress_file, sent, first_started_at, fingerprint)
     elapsed = time.monotonic() - run_started
     if config.record_labels:
         import psycopg
@@ -174,14 +177,34 @@ def run_generator(
     return final
 
 
-def _resume_point(progress_file: Path | None) -> int:
+def _fingerprint(config: RunConfig, start_ms: int, topic: str) -> dict:
+    """What makes a stream: a resume with anything else would draw other batches (or other event ids)."""
+    per_tick = MAX_BATCH if config.max_speed else int(min(MAX_BATCH, max(1, config.rate / 10)))
+    return {"seed": config.seed, "rate": config.rate, "start_ms": start_ms, "per_tick": per_tick, "topic": topic,
+            "catalog_size": config.catalog_size, "schema_version": config.schema_version,
+            "scenarios": [s.model_dump(mode="json") for s in config.scenarios]}  # fmt: skip
+
+
+class ResumeMismatch(ValueError):
+    """The progress file was written by a run of another stream."""
+
+
+def _resume_point(progress_file: Path | None, fingerprint: dict) -> tuple[int, float]:
+    """(events already drawn and confirmed, wall-clock start of the first run) from the progress file."""
     if progress_file is None or not progress_file.exists():
-        return 0
-    return int(progress_file.read_text().strip() or 0)
+        return 0, time.time()
+    state = json.loads(progress_file.read_text())
+    if state["stream"] != fingerprint:
+        changed = sorted(k for k in fingerprint if state["stream"].get(k) != fingerprint[k])
+        raise ResumeMismatch(
+            f"{progress_file} belongs to another stream (different {', '.join(changed)}): resume with the same "
+            "--seed, --start, --rate, scenarios and topic, or use a new progress file"
+        )
+    return int(state["drawn"]), float(state["started_at"])
 
 
-def _record_progress(progress_file: Path, drawn: int) -> None:
-    # Write-then-rename: a crash leaves the old count or the new one, never a torn file.
+def _record_progress(progress_file: Path, drawn: int, started_at: float, fingerprint: dict) -> None:
+    # Write-then-rename: a crash leaves the old record or the new one, never a torn file.
     tmp = progress_file.with_suffix(".tmp")
-    tmp.write_text(str(drawn))
+    tmp.write_text(json.dumps({"drawn": drawn, "started_at": started_at, "stream": fingerprint}))
     tmp.replace(progress_file)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
 
 from psycopg.conninfo import conninfo_to_dict
@@ -38,7 +39,7 @@ class Settings(BaseSettings):
     kafka_controller_port: int = 9093
     # Brokers of the local Kafka: 1 (the default) or 3 (replication 3, min ISR 2, so that acks=all means what
     # it says and one broker can crash without loss or a stop). Broker n listens on kafka_port + 100 * (n - 1).
-    kafka_brokers: int = Field(1, ge=1, le=3)
+    kafka_brokers: Literal[1, 3] = 1
     registry_port: int = 8085
     flink_rest_port: int = 8081
     flink_rpc_port: int = 6123  # JobManager RPC (a second local stack needs other ports)

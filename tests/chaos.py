@@ -107,7 +107,10 @@ def wait_recovered(job: Job, fault_at: float, timeout_s: float = 240) -> Recover
 
 # What every chaos load carries: incidents the detector must find (an edge node outage, a latency
 # degradation, a regional outage), late events (3%, 60-150 s behind) and client retries (1% sent twice).
-def hard_cases(start_s: int = 30, duration_s: int = 210) -> list[str]:
+def hard_cases(start_s: int = 60, duration_s: int = 180) -> list[str]:
+    """On a stream that starts on a minute: one good minute, three whole bad ones, then good again, so every
+    kind opens (G B{3}) and resolves (G B{3,} E) the same way in every run. A first minute that is already bad
+    has no good minute before it and matches nothing."""
     window = f"start={start_s},duration={duration_s}"
     return [
         f"cdn_outage:node=edge-de-fra-1,{window}",
@@ -141,7 +144,9 @@ class Generator:
     ) -> None:
         self.settings, self.topic, self.rate, self.log_file, self.seed = settings, topic, rate, log_file, seed
         self.database, self.scenarios, self.count, self.max_speed = database, scenarios or [], count, max_speed
-        self.start_ms = start_ms if start_ms is not None else int(time.time()) * 1000  # --start takes whole seconds
+        # By default the stream starts at the current minute: minute windows then line up with the scenarios'
+        # start and duration, so an incident is judged on the same minutes in every run.
+        self.start_ms = start_ms if start_ms is not None else int(time.time()) // 60 * 60_000
         self.progress_file = log_file.with_suffix(f".{topic}.{self.start_ms}.progress")
         self.process: subprocess.Popen | None = None
 

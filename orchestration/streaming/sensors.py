@@ -7,6 +7,7 @@ while a deploy or upgrade run is in flight, so it never races the upgrade job's 
 """
 
 import json
+import time
 
 import httpx
 from dagster import (
@@ -60,19 +61,26 @@ def operation_in_flight(context: SensorEvaluationContext) -> str | None:
     return None
 
 
-def _orphaned(run: DagsterRun) -> bool:
-    """True when the gRPC code server that launched a started run no longer answers."""
+def _orphaned(run: DagsterRun, attempts: int = 2, pause_s: float = 2.0) -> bool:
+    """True when the gRPC code server that launched a started run does not answer, twice.
+
+    With Dagster's default run launcher the run worker is a child of that code server: when the daemon and
+    its code server crash, the worker dies with them. (A code server killed alone could leave its worker
+    running; the deploy it would race is idempotent: a running job is left alone.)"""
     info = run.tags.get(GRPC_INFO_TAG)
     if run.status not in (DagsterRunStatus.STARTING, DagsterRunStatus.STARTED) or not info:
         return False  # queued runs wait for the (restarted) daemon's queue
     address = json.loads(info)
     client = DagsterGrpcClient(port=address.get("port"), socket=address.get("socket"),
-                               host=address.get("host", "localhost"))  # fmt: skip
-    try:
-        client.ping("")
-        return False
-    except DagsterUserCodeUnreachableError:
-        return True
+                               host=address.get("host", "localhost"), use_ssl=bool(address.get("use_ssl")))  # fmt: skip
+    for attempt in range(attempts):
+        try:
+            client.ping("")
+            return False
+        except DagsterUserCodeUnreachableError:
+            if attempt + 1 < attempts:
+                time.sleep(pause_s)
+    return True
 
 
 @sensor(

@@ -4,6 +4,7 @@ sent twice is only what the crashed run sent after its last recorded (confirmed)
 
 from __future__ import annotations
 
+import json
 import threading
 from pathlib import Path
 
@@ -63,13 +64,23 @@ def test_a_resumed_run_continues_the_same_stream(producer, tmp_path, monkeypatch
     with pytest.raises(KeyboardInterrupt):
         _run(progress)
     crashed = list(producer.sent)
-    recorded = int(progress.read_text())
+    recorded = json.loads(progress.read_text())["drawn"]
     assert recorded == 1500 and crashed == whole[:1500]
 
     producer.sent, producer.crash_after_batches = [], None
     _run(progress)
     assert producer.sent == whole[recorded:]
-    assert int(progress.read_text()) == 3000
+    assert json.loads(progress.read_text())["drawn"] == 3000
+
+
+def test_a_progress_file_of_another_stream_is_refused(producer, tmp_path, monkeypatch):
+    monkeypatch.setattr(run_module, "MAX_BATCH", 500)
+    progress = tmp_path / "progress"
+    _run(progress, count=1000)
+    config = RunConfig(rate=1000, count=3000, seed=6, start_ms=START_MS, max_speed=True, record_labels=False,
+                       progress_file=progress)  # fmt: skip
+    with pytest.raises(run_module.ResumeMismatch, match="seed"):
+        run_generator(get_settings(), config, threading.Event())
 
 
 def _clock():  # noqa: ANN202

@@ -24,7 +24,7 @@ def _run(status: DagsterRunStatus, tags: dict) -> DagsterRun:
 
 def test_a_started_run_whose_code_server_is_gone_is_orphaned():
     tags = {GRPC_INFO_TAG: json.dumps({"host": "127.0.0.1", "port": _free_port()})}
-    assert _orphaned(_run(DagsterRunStatus.STARTED, tags))
+    assert _orphaned(_run(DagsterRunStatus.STARTED, tags), pause_s=0.1)
 
 
 def test_runs_not_started_and_runs_without_a_code_server_are_left_alone():

@@ -1,0 +1,57 @@
+"""The job's whole plan, as the planner builds it from the SQL files (EXPLAIN, local, nothing submitted):
+the properties the exactly-once argument rests on (docs/operations.md) must hold in the plan itself.
+
+- The watermark is generated inside the Kafka scan, so Flink keeps one watermark per partition and the
+  job's watermark is the minimum over partitions: never ahead of a partition's own clock.
+- Each partition's clock is a keyed OVER aggregate (checkpointed state) partitioned by kafka_partition.
+- Every query reads one deduplication (one WindowDeduplicate keyed by event_id), not one per query.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+
+import pytest
+
+from flink_jobs import runner
+from streampulse.settings import Settings
+
+pytestmark = pytest.mark.flinksql
+
+
+@pytest.fixture(scope="module")
+def plan() -> str:
+    settings = Settings(database_url="postgresql://u:p@db.example:5432/sp")  # placeholders only, never connected
+    jars = settings.flink_connector_jars()
+    if shutil.which("java") is None or not jars:
+        pytest.fail("the connector jars and Java are needed: run `make setup`")
+    from pyflink.table import EnvironmentSettings, TableEnvironment
+
+    env = TableEnvironment.create(EnvironmentSettings.in_streaming_mode())
+    env.get_config().set("pipeline.jars", ";".join(p.as_uri() for p in jars))
+    env.get_config().set("table.local-time-zone", "UTC")
+    statements = runner.render_statements(runner.placeholders(settings, "events", None, "job", masked=True))
+    for statement in statements[:-1]:
+        env.execute_sql(statement)
+    statement_set = statements[-1]
+    assert statement_set.lstrip().upper().startswith("EXECUTE STATEMENT SET"), statement_set[:40]
+    explained = env.execute_sql("EXPLAIN " + statement_set.lstrip()[len("EXECUTE ") :])
+    text = "\n".join(str(row[0]) for row in explained.collect())
+    return text.split("== Optimized Execution Plan ==", 1)[1]
+
+
+def test_the_watermark_is_generated_per_partition_inside_the_kafka_scan(plan):
+    scans = re.findall(r"TableSourceScan\(table=\[\[[^\]]*content_events_raw[^\n]*", plan)
+    assert scans and all("watermark=[" in scan for scan in scans), scans
+    assert "WatermarkAssigner" not in plan  # a separate assigner would hold one watermark for all partitions
+
+
+def test_each_partitions_clock_is_keyed_state(plan):
+    assert re.search(r"OverAggregate\(partitionBy=\[kafka_partition\], orderBy=\[proc_time ASC\]", plan), plan[:2000]
+
+
+def test_every_query_reads_one_deduplication_by_event_id(plan):
+    dedups = re.findall(r"WindowDeduplicate\([^\n]*", plan)
+    assert len(dedups) == 1, dedups
+    assert "partitionKeys=[event_id]" in dedups[0] and "keep=[FirstRow]" in dedups[0]
