@@ -28,6 +28,7 @@ from generator.producer import DeliveryReport, EventProducer
 from generator.scenarios import ViralRelease, _Scenario
 from generator.schema import LATEST_VERSION
 from streampulse.settings import Settings
+from streampulse.waiting import wait_until
 
 log = logging.getLogger(__name__)
 MAX_BATCH = 10_000
@@ -100,20 +101,13 @@ def run_generator(
     scenario_rng = np.random.default_rng(config.seed + 1)
     run_id = f"{datetime.fromtimestamp(start_ms / 1000, tz=timezone.utc):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
     if config.record_labels:
-        import psycopg
 
-        with psycopg.connect(settings.dsn()) as conn:
+        def record(conn: object) -> None:
             publish(conn, catalog)
-            labels.record_run(
-                conn,
-                run_id,
-                config.seed,
-                config.rate,
-                producer.topic,
-                config.schema_version,
-                start_ms,
-                config.scenarios,
-            )
+            labels.record_run(conn, run_id, config.seed, config.rate, producer.topic, config.schema_version,
+                              start_ms, config.scenarios)  # fmt: skip
+
+        _write_labels(settings, record, "recording the run's labels", autocommit=False)
         log.info("run %s: catalog of %d items published, %d incidents labelled", run_id, len(catalog),
                  len(config.scenarios))  # fmt: skip
 
@@ -166,10 +160,11 @@ def run_generator(
         _record_progress(config.progress_file, sent, first_started_at, fingerprint)
     elapsed = time.monotonic() - run_started
     if config.record_labels:
-        import psycopg
-
-        with psycopg.connect(settings.dsn(), autocommit=True) as conn:
-            labels.finish_run(conn, run_id, report.produced, report.delivered, report.failed, effects)
+        _write_labels(
+            settings,
+            lambda conn: labels.finish_run(conn, run_id, report.produced, report.delivered, report.failed, effects),
+            "recording the run's outcome",
+        )
     final = Progress(run_id, report.produced, report.failed, elapsed, report.delivered / max(elapsed, 1e-9), behind,
                      done=True, effects=effects, report=report)  # fmt: skip
     if on_progress:
@@ -208,3 +203,18 @@ def _record_progress(progress_file: Path, drawn: int, started_at: float, fingerp
     tmp = progress_file.with_suffix(".tmp")
     tmp.write_text(json.dumps({"drawn": drawn, "started_at": started_at, "stream": fingerprint}))
     tmp.replace(progress_file)
+
+
+def _write_labels(
+    settings: Settings, write: Callable[[object], None], what: str, autocommit: bool = True, timeout_s: float = 120
+) -> None:
+    """Write to the label store, waiting out a database that is restarting (a crash must not fail a run
+    whose events Kafka already confirmed)."""
+    import psycopg
+
+    def attempt() -> bool:
+        with psycopg.connect(settings.dsn(), autocommit=autocommit, connect_timeout=5) as conn:
+            write(conn)
+        return True
+
+    wait_until(attempt, what, timeout_s, interval_s=2, retry_on=(psycopg.OperationalError,))
