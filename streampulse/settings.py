@@ -10,11 +10,10 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
 
 from psycopg.conninfo import conninfo_to_dict
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -39,7 +38,7 @@ class Settings(BaseSettings):
     kafka_controller_port: int = 9093
     # Brokers of the local Kafka: 1 (the default) or 3 (replication 3, min ISR 2, so that acks=all means what
     # it says and one broker can crash without loss or a stop). Broker n listens on kafka_port + 100 * (n - 1).
-    kafka_brokers: Literal[1, 3] = 1
+    kafka_brokers: int = Field(1, ge=1, le=3)
     registry_port: int = 8085
     flink_rest_port: int = 8081
     flink_rpc_port: int = 6123  # JobManager RPC (a second local stack needs other ports)
@@ -128,6 +127,13 @@ class Settings(BaseSettings):
     def kafka_broker_ports(self) -> list[int]:
         """Client ports of the local brokers (broker n: kafka_port + 100 * (n - 1))."""
         return [self.kafka_port + 100 * i for i in range(self.kafka_brokers)]
+
+    @field_validator("kafka_brokers")
+    @classmethod
+    def _one_or_three(cls, value: int) -> int:
+        if value not in (1, 3):  # two KRaft controllers cannot survive losing one
+            raise ValueError("1 or 3 brokers")
+        return value
 
     @model_validator(mode="after")
     def _replicate_on_three_brokers(self) -> Settings:

@@ -42,3 +42,11 @@ def test_one_broker_stays_unreplicated(tmp_path):
     settings = Settings(state_dir=tmp_path)
     assert settings.bootstrap_servers == "127.0.0.1:9092"
     assert (settings.kafka_replication_factor, settings.kafka_min_insync_replicas) == (1, 1)
+
+
+def test_the_broker_count_comes_from_the_environment_and_is_one_or_three(monkeypatch):
+    monkeypatch.setenv("STREAMPULSE_KAFKA_BROKERS", "3")
+    assert Settings().kafka_brokers == 3
+    monkeypatch.setenv("STREAMPULSE_KAFKA_BROKERS", "2")
+    with pytest.raises(ValueError, match="1 or 3"):
+        Settings()
