@@ -273,6 +273,12 @@ def main() -> None:
     parser.add_argument("--events-per-fault", type=int, default=1_000_000)
     parser.add_argument("--faults", default=",".join(FAULTS))
     parser.add_argument("--rounds", type=int, default=3, help="every fault this many times (medians reported)")
+    parser.add_argument(
+        "--first-round",
+        type=int,
+        default=1,
+        help="number of the first round (its seeds): continue an earlier run with fresh data",
+    )
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "chaos.json")
     args = parser.parse_args()
     settings = get_settings()
@@ -280,7 +286,7 @@ def main() -> None:
     load_before = os.getloadavg()
     started = time.monotonic()
     results: list[dict] = []
-    for round_no in range(1, args.rounds + 1):
+    for round_no in range(args.first_round, args.first_round + args.rounds):
         results += run_round(settings, faults, args.events_per_fault, round_no)
         # Written after every round: a long run that is stopped early still leaves its rounds on record.
         per_fault = summarize(results, faults)
