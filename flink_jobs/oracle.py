@@ -61,6 +61,13 @@ class TopicRecords:
     events: pd.DataFrame
     undecodable: dict[tuple[int, int], str] = field(default_factory=dict)  # (partition, offset) -> reason
     ends: list[int] = field(default_factory=list)
+    _classified: dict[int, pd.DataFrame] = field(default_factory=dict, repr=False)
+
+    def classified(self, watermark_delay_ms: int) -> pd.DataFrame:
+        """`classify(events)`, computed once per delay: a topic read once is reconciled range by range."""
+        if watermark_delay_ms not in self._classified:
+            self._classified[watermark_delay_ms] = classify(self.events, watermark_delay_ms)
+        return self._classified[watermark_delay_ms]
 
 
 def read_topic(settings: Settings, topic: str, partitions: int | None = None, timeout_s: float = 600) -> TopicRecords:

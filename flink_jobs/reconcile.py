@@ -195,7 +195,7 @@ def reconcile(
     # Whole minutes: every table's rows, and the late events, are then selected by the same boundaries.
     start, end = _minute(start or low), _minute(end or high)
     s_ms, e_ms = int(start.timestamp() * 1000), int(end.timestamp() * 1000)
-    events = oracle.classify(records.events, settings.watermark_delay_seconds * 1000)
+    events = records.classified(settings.watermark_delay_seconds * 1000)
     minute = events["minute_ms"]
     in_range = events[(minute >= s_ms) & (minute < e_ms)]
     counted = oracle.counted(events)

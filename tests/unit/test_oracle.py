@@ -110,3 +110,11 @@ def test_anomaly_runs_by_hand():
     start = oracle.ts(T0 + oracle.MINUTE)
     assert opened == {("ERROR_RATE", "n1", start): (oracle.ts(T0 + 4 * oracle.MINUTE), 0.7)}
     assert resolved == {("ERROR_RATE", "n1", start): (oracle.ts(T0 + 5 * oracle.MINUTE), 4, 0.7)}
+
+
+def test_a_topic_read_once_is_classified_once():
+    events = _events([{"partition": 0, "offset": 0, "event_id": 1, "event_ms": T0 + 10 * S}])
+    records = oracle.TopicRecords(events)
+    first = records.classified(DELAY)
+    assert records.classified(DELAY) is first
+    assert first.equals(oracle.classify(events, DELAY))
