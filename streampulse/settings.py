@@ -104,6 +104,18 @@ class Settings(BaseSettings):
     api_key_cache_seconds: float = 1.0  # a revoked key stops working within this time
     api_max_alert_streams: int = 50
 
+    # Notifications (notifier/, docs/notifications.md): channels, alert routes and report recipients live in
+    # one YAML file (none: nothing is sent); email goes through this SMTP server. Secrets only from here or
+    # the environment, as SecretStr (never logged).
+    notifications_file: Path | None = None
+    notifier_port: int = 8090  # the notifier's /health
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = False
+    smtp_from: str = "streampulse@localhost"
+
     # Demo generator that `stack up` starts.
     demo_rate: float = 50.0
 
