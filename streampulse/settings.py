@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     flink_rpc_port: int = 6123  # JobManager RPC (a second local stack needs other ports)
     flink_blob_port: int = 6124
     zookeeper_port: int = 2181  # Flink's bundled ZooKeeper: JobManager high availability
+    # ZooKeeper servers: 1 (the default) or 3, an ensemble that outlives one crashed server without Flink
+    # losing its leader. Server n listens on zookeeper_port + n - 1 (peers on +10, elections on +20).
+    zookeeper_nodes: int = Field(1, ge=1, le=3)
     postgres_port: int = 5433
     dagster_port: int = 3000
     api_port: int = 8000
@@ -140,11 +143,16 @@ class Settings(BaseSettings):
         """Client ports of the local brokers (broker n: kafka_port + 100 * (n - 1))."""
         return [self.kafka_port + 100 * i for i in range(self.kafka_brokers)]
 
-    @field_validator("kafka_brokers")
+    @property
+    def zookeeper_ports(self) -> list[int]:
+        """Client ports of the local ZooKeeper servers."""
+        return [self.zookeeper_port + i for i in range(self.zookeeper_nodes)]
+
+    @field_validator("kafka_brokers", "zookeeper_nodes")
     @classmethod
     def _one_or_three(cls, value: int) -> int:
-        if value not in (1, 3):  # two KRaft controllers cannot survive losing one
-            raise ValueError("1 or 3 brokers")
+        if value not in (1, 3):  # a quorum of two cannot survive losing one
+            raise ValueError("1 or 3 (a quorum of 2 cannot lose a member)")
         return value
 
     @model_validator(mode="after")

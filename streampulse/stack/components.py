@@ -273,8 +273,23 @@ def flink_ha_dir(settings: Settings) -> Path:
     return settings.data_dir / "flink" / "ha"
 
 
-def zookeeper_data_dir(settings: Settings) -> Path:
-    return settings.data_dir / "zookeeper"
+def zookeeper_name(node: int) -> str:
+    """Server 1 is `zookeeper` (its folders keep the single-server names); then zookeeper-2, zookeeper-3."""
+    return "zookeeper" if node == 1 else f"zookeeper-{node}"
+
+
+def zookeeper_data_dir(settings: Settings, node: int = 1) -> Path:
+    return settings.data_dir / zookeeper_name(node)
+
+
+def zookeeper_conf_dir(settings: Settings, node: int = 1) -> Path:
+    """Flink's zookeeper.sh reads zoo.cfg from FLINK_CONF_DIR: one folder per server of an ensemble."""
+    conf = settings.state_dir / "conf"
+    return conf / "flink" if node == 1 else conf / f"flink-{zookeeper_name(node)}"
+
+
+def zookeeper_quorum(settings: Settings) -> str:
+    return ",".join(f"{settings.bind_host}:{port}" for port in settings.zookeeper_ports)
 
 
 def _high_availability(settings: Settings) -> dict[str, object]:
@@ -285,7 +300,7 @@ def _high_availability(settings: Settings) -> dict[str, object]:
         "high-availability.type": "zookeeper",
         "high-availability.storageDir": flink_ha_dir(settings).as_uri(),
         "high-availability.cluster-id": "/streampulse",
-        "high-availability.zookeeper.quorum": f"{settings.bind_host}:{settings.zookeeper_port}",
+        "high-availability.zookeeper.quorum": zookeeper_quorum(settings),
         # A killed JobManager keeps its leadership until its ZooKeeper session expires: this is the wait.
         "high-availability.zookeeper.client.session-timeout": settings.flink_ha_session_timeout_ms,
         "high-availability.zookeeper.client.connection-timeout": 5000,
@@ -333,29 +348,40 @@ def prepare_flink(settings: Settings) -> None:
     (settings.data_dir / "flink" / "savepoints").mkdir(parents=True, exist_ok=True)
 
 
-def prepare_zookeeper(settings: Settings) -> None:
-    """Render zoo.cfg; on a fresh stack start, forget the previous run's HA state.
+def prepare_zookeeper(settings: Settings, node: int = 1) -> None:
+    """Render this server's zoo.cfg; on a fresh stack start, forget the previous run's HA state.
 
     HA state lives as long as the stack: it carries the jobs through a JobManager crash, while `stack up`
     after `stack down` (or a reboot) starts clean and resubmits the job from its newest retained checkpoint,
     as without HA. Checkpoints and savepoints are not touched.
     """
     if not Supervisor(settings).running():
-        shutil.rmtree(zookeeper_data_dir(settings), ignore_errors=True)
+        shutil.rmtree(zookeeper_data_dir(settings, node), ignore_errors=True)
         shutil.rmtree(flink_ha_dir(settings), ignore_errors=True)
-    zookeeper_data_dir(settings).mkdir(parents=True, exist_ok=True)
+    zookeeper_data_dir(settings, node).mkdir(parents=True, exist_ok=True)
+    prepare_flink(settings)  # zookeeper.sh also reads Flink's config.yaml (heap) and log4j-console.properties
+    conf = zookeeper_conf_dir(settings, node)
+    if node > 1:
+        conf.mkdir(parents=True, exist_ok=True)
+        for name in ("config.yaml", "log4j-console.properties"):
+            shutil.copy(zookeeper_conf_dir(settings) / name, conf / name)
+    host, base = settings.bind_host, settings.zookeeper_port
+    servers = "".join(
+        f"server.{n}={host}:{base + 10 + n - 1}:{base + 20 + n - 1}\n" for n in range(1, settings.zookeeper_nodes + 1)
+    ) if settings.zookeeper_nodes > 1 else ""  # fmt: skip
     render(
         "flink/zoo.cfg",
-        settings.state_dir / "conf" / "flink" / "zoo.cfg",
-        data_dir=zookeeper_data_dir(settings),
-        port=settings.zookeeper_port,
-        host=settings.bind_host,
+        conf / "zoo.cfg",
+        data_dir=zookeeper_data_dir(settings, node),
+        port=settings.zookeeper_ports[node - 1],
+        host=host,
+        servers=servers,
     )
 
 
-def zookeeper_health(settings: Settings) -> Callable[[], None]:
+def zookeeper_health(settings: Settings, node: int = 1) -> Callable[[], None]:
     def check() -> None:
-        with socket.create_connection((settings.bind_host, settings.zookeeper_port), timeout=3) as conn:
+        with socket.create_connection((settings.bind_host, settings.zookeeper_ports[node - 1]), timeout=3) as conn:
             conn.sendall(b"ruok")
             answer = conn.recv(16)
         if answer != b"imok":
@@ -482,22 +508,25 @@ def build_components(settings: Settings, java: Java) -> list[Component]:
     if not settings.flink_external:
         fhome = flink_home()
         if settings.flink_high_availability:
-            components.append(
-                Component(
-                    name="zookeeper",
-                    title="ZooKeeper (Flink HA)",
-                    group=CORE,
-                    command=["bash", str(fhome / "bin" / "zookeeper.sh"), "start-foreground", "1"],
-                    log_file=logs / "zookeeper.log",
-                    health=zookeeper_health(settings),
-                    port=settings.zookeeper_port,
-                    port_setting="STREAMPULSE_ZOOKEEPER_PORT",
-                    url=f"{host}:{settings.zookeeper_port}",
-                    prepare=lambda: prepare_zookeeper(settings),
-                    env=flink_env(settings, java),
-                    timeout_s=60,
+            for node in range(1, settings.zookeeper_nodes + 1):
+                name = zookeeper_name(node)
+                components.append(
+                    Component(
+                        name=name,
+                        title="ZooKeeper (Flink HA)"
+                        + (f", server {node} of {settings.zookeeper_nodes}" if node > 1 else ""),
+                        group=CORE,
+                        command=["bash", str(fhome / "bin" / "zookeeper.sh"), "start-foreground", str(node)],
+                        log_file=logs / f"{name}.log",
+                        health=zookeeper_health(settings, node),
+                        port=settings.zookeeper_ports[node - 1],
+                        port_setting="STREAMPULSE_ZOOKEEPER_PORT",
+                        url=f"{host}:{settings.zookeeper_ports[node - 1]}",
+                        prepare=lambda node=node: prepare_zookeeper(settings, node),
+                        env=flink_env(settings, java) | {"FLINK_CONF_DIR": str(zookeeper_conf_dir(settings, node))},
+                        timeout_s=60,
+                    )
                 )
-            )
         components += [
             Component(
                 name="flink-jobmanager",
@@ -573,6 +602,19 @@ def build_components(settings: Settings, java: Java) -> list[Component]:
             port=settings.api_port,
             port_setting="STREAMPULSE_API_PORT",
             url=f"http://{host}:{settings.api_port}/docs",
+            env=app_env,
+            timeout_s=60,
+        ),
+        Component(
+            name="notifier",
+            title="Alert notifier",
+            group=APPS,
+            command=[py, "-m", "notifier", "run"],
+            log_file=logs / "notifier.log",
+            health=_http_ok(f"http://{host}:{settings.notifier_port}/health"),
+            port=settings.notifier_port,
+            port_setting="STREAMPULSE_NOTIFIER_PORT",
+            url=f"http://{host}:{settings.notifier_port}/health",
             env=app_env,
             timeout_s=60,
         ),

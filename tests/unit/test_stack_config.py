@@ -71,3 +71,32 @@ def test_zookeeper_listens_on_the_stack_address_only_and_starts_clean(tmp_path):
     assert cfg["clientPortAddress"] == "127.0.0.1" and cfg["clientPort"] == "2999"
     assert cfg["admin.enableServer"] == "false"
     assert cfg["dataDir"] == str(zookeeper_data_dir(settings))
+
+
+def test_three_zookeeper_servers_form_one_ensemble(tmp_path):
+    settings = Settings(state_dir=tmp_path, zookeeper_port=2999, zookeeper_nodes=3)
+    names = [c.name for c in build_components(settings, JAVA)]
+    assert [n for n in names if n.startswith("zookeeper")] == ["zookeeper", "zookeeper-2", "zookeeper-3"]
+    assert (
+        _flink_config(settings)["high-availability.zookeeper.quorum"] == "127.0.0.1:2999,127.0.0.1:3000,127.0.0.1:3001"
+    )
+    for node in (1, 2, 3):
+        prepare_zookeeper(settings, node)
+    cfgs = [
+        dict(line.split("=", 1) for line in (conf / "zoo.cfg").read_text().splitlines() if line and line[0] != "#")
+        for conf in (
+            tmp_path / "conf" / "flink",
+            tmp_path / "conf" / "flink-zookeeper-2",
+            tmp_path / "conf" / "flink-zookeeper-3",
+        )
+    ]
+    assert [c["clientPort"] for c in cfgs] == ["2999", "3000", "3001"]
+    assert len({c["dataDir"] for c in cfgs}) == 3  # each server its own myid and snapshots
+    for cfg in cfgs:
+        assert cfg["server.1"] == "127.0.0.1:3009:3019" and cfg["server.3"] == "127.0.0.1:3011:3021"
+    assert (tmp_path / "conf" / "flink-zookeeper-2" / "config.yaml").exists()
+
+
+def test_two_zookeeper_servers_are_refused():
+    with pytest.raises(ValueError, match="1 or 3"):
+        Settings(zookeeper_nodes=2)
