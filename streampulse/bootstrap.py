@@ -19,6 +19,7 @@ MIGRATION_DIRS = [
     REPO_ROOT / "generator" / "postgres",
     REPO_ROOT / "flink_jobs" / "postgres",
     REPO_ROOT / "api" / "postgres",
+    REPO_ROOT / "notifier" / "postgres",  # after the API: it grants the API's reader role the delivery log
 ]
 
 

@@ -131,6 +131,7 @@ STAGE_OF_FILE = {
 }
 
 
+    "test_notifier.py": "notifier",
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         stage = STAGE_OF_FILE.get(item.path.name)

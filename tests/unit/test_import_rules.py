@@ -8,7 +8,7 @@ from pathlib import Path
 
 from streampulse.settings import REPO_ROOT
 
-STAGES = {"streampulse", "generator", "flink_jobs", "reports", "api", "streamlit_app", "orchestration"}
+STAGES = {"streampulse", "generator", "flink_jobs", "reports", "api", "streamlit_app", "orchestration", "notifier"}
 # What each folder may import besides itself (tests/ and bench/ may import anything).
 ALLOWED = {
     "streampulse": set(),
@@ -16,8 +16,9 @@ ALLOWED = {
     "flink_jobs": {"streampulse"},
     "reports": {"streampulse"},
     "api": {"streampulse"},
+    "notifier": {"streampulse"},
     "streamlit_app": {"streampulse", "flink_jobs", "generator"},
-    "orchestration": {"streampulse", "generator", "flink_jobs", "reports"},
+    "orchestration": {"streampulse", "generator", "flink_jobs", "reports", "notifier"},
 }
 # The exceptions inside streampulse/, by module: the top-level CLI mounts each stage's typer app, and the
 # local stack checks Flink's health with the REST client and calls the deploy step.

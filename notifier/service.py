@@ -1,0 +1,115 @@
+"""The notifier process: consume the alerts topic (read_committed), record deliveries, send what is due.
+
+Offsets are committed only after the deliveries of the records read are in PostgreSQL: a crash re-reads
+what was not committed and the unique idempotency key keeps it from being recorded twice. Sending runs
+from the table, so a receiver that is down delays its own deliveries, never the consumption.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import httpx
+import psycopg
+
+from notifier.alerts import parse_alert
+from notifier.channels import Sender
+from notifier.outbox import record, release_held, send_due
+from notifier.rules import NotificationConfig
+from streampulse.settings import Settings
+
+log = logging.getLogger(__name__)
+GROUP_ID = "streampulse-notifier"
+STALL_S = 60  # the loop must have turned within this for /health to answer 200
+
+
+class Status:
+    """What /health reports; written by the loop, read by the health thread."""
+
+    def __init__(self) -> None:
+        self.last_loop = 0.0
+        self.assigned: list[int] = []
+        self.error: str | None = None
+
+    def healthy(self) -> bool:
+        return self.error is None and time.monotonic() - self.last_loop < STALL_S
+
+
+def serve_health(host: str, port: int, status: Status) -> ThreadingHTTPServer:
+    """GET /health: 200 while the loop turns, else 503 (the stack's health check and a liveness probe)."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - the http.server interface
+            if self.path != "/health":
+                self.send_error(404)
+                return
+            ok = status.healthy()
+            body = json.dumps({"status": "ok" if ok else "unhealthy", "partitions": status.assigned,
+                               "error": status.error}).encode()  # fmt: skip
+            self.send_response(200 if ok else 503)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:  # probes every second: not worth a log line each
+            pass
+
+    server = ThreadingHTTPServer((host, port), Handler)
+    threading.Thread(target=server.serve_forever, name="notifier-health", daemon=True).start()
+    return server
+
+
+def run(
+    settings: Settings, config: NotificationConfig, stop: threading.Event, group_id: str = GROUP_ID,
+    status: Status | None = None, poll_s: float = 0.5,
+) -> None:  # fmt: skip
+    """Consume, record and send until `stop` is set."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    status = status or Status()
+
+    def on_assign(_consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        status.assigned = sorted(p.partition for p in partitions)
+
+    consumer = Consumer({
+        "bootstrap.servers": settings.bootstrap_servers, "group.id": group_id,
+        "isolation.level": "read_committed",  # the job writes the topic transactionally
+        "enable.auto.commit": False, "auto.offset.reset": "earliest",
+    })  # fmt: skip
+    consumer.subscribe([settings.alerts_topic], on_assign=on_assign)
+    log.info("notifier: %d channel(s), %d route(s); reading %s as group %s", len(config.channels),
+             len(config.routes), settings.alerts_topic, group_id)  # fmt: skip
+    try:
+        with psycopg.connect(settings.dsn(), options="-c timezone=UTC") as conn, httpx.Client() as http:
+            sender = Sender(settings, http)
+            while not stop.is_set():
+                status.last_loop = time.monotonic()
+                messages = consumer.consume(num_messages=200, timeout=poll_s)
+                offsets: dict[tuple[str, int], int] = {}
+                with conn.transaction():
+                    for msg in messages:
+                        if msg.error():
+                            log.warning("alerts consumer: %s", msg.error())
+                            continue
+                        offsets[(msg.topic(), msg.partition())] = msg.offset() + 1
+                        try:
+                            alert = parse_alert(msg.value())
+                        except ValueError as exc:
+                            log.warning("skipping record %s-%s: %s", msg.partition(), msg.offset(), exc)
+                            continue
+                        record(conn, config, alert, msg.partition(), msg.offset())
+                if offsets:  # only now: the deliveries of these records are in PostgreSQL
+                    consumer.commit(offsets=[TopicPartition(t, p, o) for (t, p), o in offsets.items()],
+                                    asynchronous=False)  # fmt: skip
+                release_held(conn, config)
+                send_due(conn, config, sender)
+    except Exception as exc:
+        status.error = type(exc).__name__
+        raise
+    finally:
+        consumer.close()
