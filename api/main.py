@@ -17,7 +17,7 @@ from api import deps, errors
 from api.db import make_pools
 from api.errors import Problem
 from api.ratelimit import KeyRateLimiter
-from api.routers import alerts, anomalies, catalog, cdn, content, marts, regions, reports, trending
+from api.routers import alerts, anomalies, catalog, cdn, content, marts, notifications, regions, reports, trending
 from streampulse.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -71,6 +71,7 @@ def create_app(dsn: str | None = None, settings: Settings | None = None) -> Fast
             {"name": "cdn", "description": "Edge node health, minute by minute."},
             {"name": "anomalies", "description": "CDN anomalies detected by the stream job; acknowledgements."},
             {"name": "alerts", "description": "Live alerts (Server-Sent Events)."},
+            {"name": "notifications", "description": "The alert notifier's delivery log."},
             {"name": "marts", "description": "BI marts built by dbt (daily KPIs, content, trends, SLA, revenue)."},
             {"name": "catalog", "description": "The content catalog."},
             {"name": "reports", "description": "Daily reports (HTML, CSV)."},
@@ -89,7 +90,7 @@ def create_app(dsn: str | None = None, settings: Settings | None = None) -> Fast
             allow_headers=["X-API-Key", "Content-Type", "Last-Event-ID"],
             max_age=600,
         )
-    for router in (content, trending, regions, cdn, anomalies, alerts, marts, catalog, reports):
+    for router in (content, trending, regions, cdn, anomalies, notifications, alerts, marts, catalog, reports):
         app.include_router(router.router, prefix="/v1")
 
     @app.get("/health", tags=["health"], response_model=Health, summary="Liveness")

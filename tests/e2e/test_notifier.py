@@ -23,9 +23,12 @@ import psycopg
 import pytest
 import yaml
 from confluent_kafka import Producer
+from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 from api.acks import acknowledge
+from api.keys import create_key
+from api.main import create_app
 from notifier.alerts import Alert, alert_record
 from notifier.channels import EMAIL_KEY_HEADER, KEY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 from streampulse.settings import REPO_ROOT
@@ -236,3 +239,24 @@ def test_a_flapping_node_pages_once_and_an_acknowledgement_silences_its_repeats(
     assert rows[("edge-gb-lon-1", "OPEN", T + 10 * s)]["reason"] == "acknowledged"
     repeat = rows[("edge-gb-lon-2", "OPEN", T + 10 * s)]
     assert (repeat["status"], repeat["reason"]) == ("delivered", "still open after the cool-down")
+
+    # The delivery log through the API, as the read-only role.
+    with psycopg.connect(isolated.dsn(), autocommit=True) as conn:
+        headers = {"X-API-Key": create_key(conn, "notifier test", ["read"])}
+    with TestClient(create_app(dsn=isolated.dsn(), settings=isolated.scoped_settings())) as client:
+        url = "/v1/notifications/deliveries"
+        body = client.get(url, params={"status": "suppressed"}, headers=headers).json()
+        assert len(body["items"]) == 9 and body["next_cursor"] is None
+        assert {i["reason"] for i in body["items"]} >= {"acknowledged", "resolved during the cool-down"}
+        pages, params = [], {"limit": 5}
+        while True:
+            page = client.get(url, params=params, headers=headers).json()
+            pages.append([i["id"] for i in page["items"]])
+            if not page["next_cursor"]:
+                break
+            params["cursor"] = page["next_cursor"]
+        ids = [i for p in pages for i in p]
+        assert [len(p) for p in pages] == [5, 5, 4] and ids == sorted(ids, reverse=True)
+        assert len(client.get(url, params={"anomaly_id": repeat["anomaly_id"]}, headers=headers).json()["items"]) == 1
+        assert client.get(url, params={"status": "lost"}, headers=headers).status_code == 422
+        assert client.get(url).status_code == 401
