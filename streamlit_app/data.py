@@ -434,3 +434,23 @@ def pipeline_counts(db: str) -> dict[str, Any]:
         )
         out["dead_letters"], out["dead_letters_24h"] = int(counts.at[0, "total"]), int(counts.at[0, "last_24h"])
     return out
+
+
+# ----- notifications ---------------------------------------------------------------------------------------
+@cached()
+def notification_deliveries(db: str, limit: int = 50) -> tuple[dict[str, int], pd.DataFrame] | None:
+    """The notifier's delivery log: counts per status over 24 h and the newest rows; None without the table."""
+    if not _scalar(db, "select to_regclass('notifier.deliveries') is not null"):
+        return None
+    counts = query(
+        db,
+        "select status, count(*) as n from notifier.deliveries where created_at > now() - interval '24 hours'"
+        " group by status",
+    )
+    rows = query(
+        db,
+        "select created_at, idempotency_key, channel, status, reason, attempts, delivered_at, last_error"
+        " from notifier.deliveries order by id desc limit %s",
+        (limit,),
+    )
+    return dict(zip(counts["status"], counts["n"].astype(int), strict=True)), rows

@@ -1,4 +1,5 @@
-"""Pipeline: is the stream processing healthy? Flink job state, checkpoint age, Kafka lag, dead letters."""
+"""Pipeline: is the stream processing healthy? Flink job state, checkpoint age, Kafka lag, dead letters, and the
+alert notifications delivered, retrying or failed."""
 
 import streamlit as st
 
@@ -124,6 +125,39 @@ def live() -> None:
                 },
                 key="kafka-lag",
             )
+
+    notifications()
+
+
+def notifications() -> None:
+    """The alert notifier's delivery log: what reached people, what is still retrying, what failed."""
+    st.subheader("Alert notifications")
+    log = data.notification_deliveries()
+    if log is None:
+        st.info("No delivery log in this database (notifier.deliveries): `streampulse stack up` creates it.")
+        return
+    counts, rows = log
+    cols = st.columns(4)
+    for col, status, help_ in (
+        (cols[0], "delivered", "Accepted by the receiver."),
+        (cols[1], "pending", "Waiting to be sent or retried (the receiver failed; retries back off)."),
+        (cols[2], "failed", "Refused by the receiver for good, or retries ran out: the Dagster check fails."),
+        (cols[3], "suppressed", "Not sent: a cool-down grouped it, or an acknowledgement silenced it."),
+    ):
+        col.metric(f"Notifications {status} (24 h)", f"{counts.get(status, 0):,}", border=True, help=help_)
+    if rows.empty:
+        st.info("No notifications yet: alerts are routed by the notifications file (docs/notifications.md).")
+        return
+    st.dataframe(
+        rows,
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "created_at": st.column_config.DatetimeColumn("recorded (UTC)", format="YYYY-MM-DD HH:mm:ss"),
+            "delivered_at": st.column_config.DatetimeColumn("delivered (UTC)", format="YYYY-MM-DD HH:mm:ss"),
+        },
+        key="notifications",
+    )
 
 
 live()

@@ -25,13 +25,14 @@ import yaml
 from confluent_kafka import Producer
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
+from streamlit.testing.v1 import AppTest
 
 from api.acks import acknowledge
 from api.keys import create_key
 from api.main import create_app
 from notifier.alerts import Alert, alert_record
 from notifier.channels import EMAIL_KEY_HEADER, KEY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
-from streampulse.settings import REPO_ROOT
+from streampulse.settings import REPO_ROOT, get_settings
 from streampulse.waiting import wait_until
 from tests.conftest import Isolated
 from tests.e2e.receivers import HttpReceiver, SmtpReceiver, free_port
@@ -260,3 +261,19 @@ def test_a_flapping_node_pages_once_and_an_acknowledgement_silences_its_repeats(
         assert len(client.get(url, params={"anomaly_id": repeat["anomaly_id"]}, headers=headers).json()["items"]) == 1
         assert client.get(url, params={"status": "lost"}, headers=headers).status_code == 422
         assert client.get(url).status_code == 401
+
+    # ... and on the dashboard's Pipeline page.
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("DATABASE_URL", isolated.dsn())
+        get_settings.cache_clear()
+        try:
+            at = AppTest.from_file(str(REPO_ROOT / "streamlit_app" / "streamlit_app.py"), default_timeout=90).run()
+            at.switch_page("views/pipeline.py").run()
+            assert not at.exception, [e.value for e in at.exception]
+            shown = {m.label: m.value for m in at.metric}
+            assert shown["Notifications delivered (24 h)"] == "5" and shown["Notifications suppressed (24 h)"] == "9"
+            assert shown["Notifications failed (24 h)"] == "0"
+            table = next(d.value for d in at.dataframe if "idempotency_key" in d.value)
+            assert len(table) == 14 and set(table["status"]) == {"delivered", "suppressed"}
+        finally:
+            get_settings.cache_clear()
