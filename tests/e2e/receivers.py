@@ -29,10 +29,11 @@ class Request:
 
 @dataclass
 class HttpReceiver:
-    """Records every POST; answers 503 to the first `fail_first` of them (a receiver that is up but failing)."""
+    """Records every POST; answers `fail_status` to the first `fail_first` of them (up but failing)."""
 
     port: int = field(default_factory=free_port)
     fail_first: int = 0
+    fail_status: int = 503
     requests: list[Request] = field(default_factory=list)
     refused: int = 0
     _server: ThreadingHTTPServer | None = None
@@ -49,7 +50,7 @@ class HttpReceiver:
                 with lock:
                     if receiver.refused < receiver.fail_first:
                         receiver.refused += 1
-                        self.send_response(503)
+                        self.send_response(receiver.fail_status)
                     else:
                         receiver.requests.append(Request(self.path, dict(self.headers.items()), body))
                         self.send_response(200)

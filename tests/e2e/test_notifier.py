@@ -32,6 +32,8 @@ from api.keys import create_key
 from api.main import create_app
 from notifier.alerts import Alert, alert_record
 from notifier.channels import EMAIL_KEY_HEADER, KEY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
+from orchestration.notifications.checks import deliveries_healthy
+from orchestration.resources import KafkaResource, PostgresResource
 from streampulse.settings import REPO_ROOT, get_settings
 from streampulse.waiting import wait_until
 from tests.conftest import Isolated
@@ -40,6 +42,7 @@ from tests.e2e.receivers import HttpReceiver, SmtpReceiver, free_port
 pytestmark = pytest.mark.stack
 SECRET = "test-webhook-secret-" + uuid.uuid4().hex  # must never show in a log
 T = datetime.now(timezone.utc).replace(second=0, microsecond=0) - timedelta(hours=1)
+MINUTE = timedelta(minutes=1)
 
 
 def alert(node: str, state: str, started: datetime, at: datetime, kind: str = "ERROR_RATE") -> Alert:
@@ -277,3 +280,34 @@ def test_a_flapping_node_pages_once_and_an_acknowledgement_silences_its_repeats(
             assert len(table) == 14 and set(table["status"]) == {"delivered", "suppressed"}
         finally:
             get_settings.cache_clear()
+
+
+def test_failed_and_lagging_deliveries_turn_the_dagster_check_red(isolated, receivers, tmp_path):
+    hook, _, smtp = receivers
+    hook.fail_first, hook.fail_status = 1, 404  # refused: retrying cannot help
+    hook.start()
+    config = rules(hook)
+    config["routes"] = [{"name": "hook", "channels": ["ops-webhook"]}]
+    notifier = Notifier(isolated, config, tmp_path, smtp.port).start()
+    postgres = PostgresResource(database=isolated.database)
+    kafka = KafkaResource(bootstrap_servers=isolated.settings.bootstrap_servers, events_topic=isolated.topic,
+                          alerts_topic=isolated.alerts_topic)  # fmt: skip
+    try:
+        produce(isolated, [alert("edge-it-mil-1", "OPEN", T, T + 3 * MINUTE)])
+        wait_until(lambda: [d["status"] for d in deliveries(isolated)] == ["failed"], "a refused delivery", 30, 0.5)
+        result = deliveries_healthy(postgres=postgres, kafka=kafka)
+        assert not result.passed and result.metadata["failed_24h"].value == 1
+        assert "HTTP 404" in result.description
+        # Once answered, a new notification is delivered; the refused one still fails the check for 24 h.
+        produce(isolated, [alert("edge-it-mil-2", "OPEN", T, T + 3 * MINUTE)])
+        wait_until(lambda: len(hook.requests) == 1, "the next one delivered", 30, 0.5)
+        with psycopg.connect(isolated.dsn(), autocommit=True) as conn:
+            conn.execute("update notifier.deliveries set status = 'delivered' where status = 'failed'")
+            assert deliveries_healthy(postgres=postgres, kafka=kafka).passed
+            # A pending delivery recorded long ago is lagging.
+            conn.execute("update notifier.deliveries set status = 'pending', next_attempt_at = now() + interval '1 h',"
+                         " created_at = now() - interval '1 hour' where subject = 'edge-it-mil-1'")  # fmt: skip
+        result = deliveries_healthy(postgres=postgres, kafka=kafka)
+        assert not result.passed and result.metadata["lagging"].value == 1
+    finally:
+        notifier.stop()
