@@ -71,15 +71,18 @@ NETWORK_KBPS = (60_000, 120_000, 25_000, 200_000, 5_000)
 NETWORK_TTFB_MS = (15, 20, 45, 5, 90)
 
 CONTENT_TYPE_WEIGHTS = (8, 12, 40, 14, 8, 18)  # share of the catalog
-# Which events each content type produces (weights over EVENT_TYPES before failures are applied).
-EVENT_MIX_BY_CONTENT_TYPE = (
-    (10, 10, 0, 30, 28, 4),  # movie: mostly streamed, some bought and downloaded
-    (8, 8, 0, 38, 34, 2),  # tv episode
-    (4, 4, 0, 44, 42, 1),  # music
-    (46, 46, 0, 0, 0, 3),  # app: downloads only
-    (40, 40, 0, 8, 8, 4),  # book (audiobooks stream)
-    (12, 12, 0, 38, 36, 0),  # podcast (free)
+# How each content type's sessions begin, as weights over (DOWNLOAD_STARTED, STREAM_STARTED, PURCHASE).
+# A download start is followed by its completion or failure and a stream start by its end (generator.model),
+# so outcomes are never drawn on their own.
+SESSION_MIX_BY_CONTENT_TYPE = (
+    (10, 30, 4),  # movie: mostly streamed, some bought and downloaded
+    (8, 38, 2),  # tv episode
+    (4, 44, 1),  # music
+    (46, 0, 3),  # app: downloads only
+    (40, 8, 4),  # book (audiobooks stream)
+    (12, 38, 0),  # podcast (free)
 )
+SESSION_START_TYPES = (DOWNLOAD_STARTED, STREAM_STARTED, PURCHASE)
 # Size of one item's download (MB), as (low, high) of a uniform draw per catalog item.
 DOWNLOAD_MB = ((1500, 4500), (300, 900), (3, 12), (20, 600), (1, 25), (20, 120))
 # Streaming bitrate (kbit/s) per content type.

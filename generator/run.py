@@ -23,7 +23,7 @@ import numpy as np
 from generator import labels
 from generator.catalog import Catalog, publish
 from generator.encoding import BatchEncoder
-from generator.model import EventModel
+from generator.model import EventBatch, EventModel
 from generator.producer import DeliveryReport, EventProducer
 from generator.scenarios import ViralRelease, _Scenario
 from generator.schema import LATEST_VERSION
@@ -125,6 +125,14 @@ def run_generator(
     wall_start = time.monotonic() - (time.time() - first_started_at)
     run_started = last_saved = last_progress = time.monotonic()
     behind = 0.0
+    happened = [s for s in config.scenarios if not s.in_delivery]
+    delivery = [s for s in config.scenarios if s.in_delivery]
+
+    def what_happened(batch: EventBatch) -> EventBatch:
+        for scenario in happened:
+            batch = scenario.apply(batch, start_ms, scenario_rng, effects)
+        return batch
+
     while not stop.is_set() and (target is None or sent < target):
         n = per_tick if target is None else min(per_tick, target - sent)
         times = (start_ms + np.arange(sent, sent + n) * step_ms).astype(np.int64)
@@ -134,8 +142,8 @@ def run_generator(
             begin, end = scenario.window_ms(start_ms)
             if rb is not None and begin <= times[n // 2] < end:
                 boost = rb if boost is None else boost * rb
-        batch = model.draw(times, region_boost=boost)
-        for scenario in config.scenarios:
+        batch = model.draw(times, region_boost=boost, adjust=what_happened if happened else None)
+        for scenario in delivery:
             batch = scenario.apply(batch, start_ms, scenario_rng, effects)
         if sent >= resume_at:  # batches before the resume point are drawn (same random stream) but not sent
             producer.send_encoded(encoder.messages(batch))

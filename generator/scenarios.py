@@ -10,7 +10,7 @@ trending can be scored against what really happened.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 import numpy as np
 import yaml
@@ -22,6 +22,9 @@ from generator.model import EventBatch
 
 class _Scenario(BaseModel):
     model_config = ConfigDict(extra="forbid")
+    # Scenarios change what happened (applied before a session's follow-ups are scheduled, so an errored
+    # stream start has no end and a viral title's viewers finish watching it) or only how events arrive.
+    in_delivery: ClassVar[bool] = False
     start: float = Field(0, ge=0, description="seconds after the run's first event time")
     duration: float = Field(300, gt=0, description="seconds")
 
@@ -65,6 +68,13 @@ def _fail(batch: EventBatch, hit: np.ndarray) -> np.ndarray:
     batch.bytes_sent[failed] = 0
     batch.throughput_kbps[failed] = 0
     return failed
+
+
+def _move_back(batch: EventBatch, hit: np.ndarray, delay_ms: np.ndarray) -> int:
+    """Move the hit events' times back by their delays, except where an outcome would precede its start."""
+    ok = batch.started_ms[hit] < batch.event_time[hit] - delay_ms
+    batch.event_time[hit[ok]] -= delay_ms[ok]
+    return int(ok.sum())
 
 
 class CdnOutage(_Scenario):
@@ -126,7 +136,7 @@ class LatencyDegradation(_Scenario):
 
 
 class ViralRelease(_Scenario):
-    """One title surges in one region: `share` of that region's events are about it."""
+    """One title surges in one region: `share` of that region's new sessions are about it."""
 
     kind: Literal["viral_release"] = "viral_release"
     content_id: str = Field("", description="catalog id; empty = the catalog's newest movie")
@@ -150,8 +160,9 @@ class ViralRelease(_Scenario):
         self._content_type = int(catalog.content_type[self._content_index])  # type: ignore[attr-defined]
 
     def apply(self, batch: EventBatch, run_start_ms: int, rng: np.random.Generator, stats: dict) -> EventBatch:
+        # New download and stream sessions only: their outcomes and ends follow on the same title.
         hit = self.mask(batch, run_start_ms) & (batch.region == domain.REGION_CODES.index(self.region))
-        hit &= (rng.random(len(batch)) < self.share) & (batch.event_type != domain.PURCHASE)
+        hit &= (rng.random(len(batch)) < self.share) & (batch.event_type != domain.PURCHASE) & (batch.started_ms < 0)
         batch.content[hit] = self._content_index
         batch.content_type[hit] = self._content_type
         stats["viral_events"] = stats.get("viral_events", 0) + int(hit.sum())
@@ -182,26 +193,37 @@ class OutOfOrder(_Scenario):
     fraction: float = Field(0.2, gt=0, le=1)
     max_delay: float = Field(4.0, gt=0)
 
+    in_delivery: ClassVar[bool] = True
+
     def apply(self, batch: EventBatch, run_start_ms: int, rng: np.random.Generator, stats: dict) -> EventBatch:
-        hit = self.mask(batch, run_start_ms) & (rng.random(len(batch)) < self.fraction)
-        batch.event_time[hit] -= rng.integers(1, int(self.max_delay * 1000) + 1, size=int(hit.sum()))
-        stats["out_of_order"] = stats.get("out_of_order", 0) + int(hit.sum())
+        hit = np.flatnonzero(self.mask(batch, run_start_ms) & (rng.random(len(batch)) < self.fraction))
+        moved = _move_back(batch, hit, rng.integers(1, int(self.max_delay * 1000) + 1, size=len(hit)))
+        stats["out_of_order"] = stats.get("out_of_order", 0) + moved
         return batch
 
 
 class LateEvents(_Scenario):
-    """`fraction` of events carry event times `min_delay`..`max_delay` seconds old: beyond the watermark."""
+    """`fraction` of events carry event times `min_delay`..`max_delay` seconds old: beyond the watermark.
+
+    Only events that open no session (outcomes, stream ends, purchases), and never earlier than their own start.
+    """
 
     kind: Literal["late_events"] = "late_events"
     fraction: float = Field(0.02, gt=0, le=1)
     min_delay: float = Field(60.0, gt=0)
     max_delay: float = Field(180.0, gt=0)
 
+    in_delivery: ClassVar[bool] = True
+
     def apply(self, batch: EventBatch, run_start_ms: int, rng: np.random.Generator, stats: dict) -> EventBatch:
-        hit = self.mask(batch, run_start_ms) & (rng.random(len(batch)) < self.fraction)
+        # Not a session's opening event: the job leaves late events out of its windows, and a start left out
+        # while its outcome is counted would make completions outnumber starts.
+        opens = (batch.event_type == domain.DOWNLOAD_STARTED) | (
+            (batch.event_type == domain.STREAM_STARTED) & (batch.error_code < 0)
+        )
+        hit = np.flatnonzero(self.mask(batch, run_start_ms) & (rng.random(len(batch)) < self.fraction) & ~opens)
         lo, hi = int(self.min_delay * 1000), int(max(self.max_delay, self.min_delay) * 1000) + 1
-        batch.event_time[hit] -= rng.integers(lo, hi, size=int(hit.sum()))
-        stats["late"] = stats.get("late", 0) + int(hit.sum())
+        stats["late"] = stats.get("late", 0) + _move_back(batch, hit, rng.integers(lo, hi, size=len(hit)))
         return batch
 
 
@@ -210,6 +232,7 @@ class Duplicates(_Scenario):
 
     kind: Literal["duplicates"] = "duplicates"
     fraction: float = Field(0.02, gt=0, le=1)
+    in_delivery: ClassVar[bool] = True
 
     def apply(self, batch: EventBatch, run_start_ms: int, rng: np.random.Generator, stats: dict) -> EventBatch:
         hit = np.flatnonzero(self.mask(batch, run_start_ms) & (rng.random(len(batch)) < self.fraction))

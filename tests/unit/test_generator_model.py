@@ -3,11 +3,12 @@
 from datetime import datetime, timezone
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from generator import domain
 from generator.catalog import Catalog
-from generator.model import EventModel
+from generator.model import EventBatch, EventModel
 
 T0 = int(datetime(2026, 1, 1, tzinfo=timezone.utc).timestamp() * 1000)
 
@@ -82,3 +83,56 @@ def test_events_are_internally_consistent():
     assert all(node_region[domain.EDGE_NODES[n]] == r for n, r in zip(batch.cdn_node, batch.region, strict=True))
     failure_rate = ((et == domain.DOWNLOAD_FAILED).sum()) / np.isin(et, [1, 2]).sum()
     assert failure_rate == pytest.approx(domain.BASE_FAILURE_RATE, abs=0.004)
+
+
+def _run(seed: int, minutes: int, rate: int = 100, per_batch: int = 10) -> tuple[pd.DataFrame, Catalog]:
+    """Drawn as a real-time run draws: small batches, one model."""
+    catalog = Catalog.build(1, 2000, now=datetime(2026, 1, 1, tzinfo=timezone.utc))
+    model = EventModel(catalog, seed)
+    times = T0 + (np.arange(minutes * 60 * rate) * 1000 / rate).astype(np.int64)
+    batch = EventBatch.concat([model.draw(times[i : i + per_batch]) for i in range(0, len(times), per_batch)])
+    columns = ("event_type", "event_time", "content", "user_id", "session_id", "region", "device", "network",
+               "cdn_node", "duration_ms", "error_code", "started_ms")  # fmt: skip
+    return pd.DataFrame({c: getattr(batch, c) for c in columns}), catalog
+
+
+def test_every_outcome_and_stream_end_follows_its_own_start_in_the_same_session():
+    events, _ = _run(seed=21, minutes=15)
+    starts = events[events["started_ms"] < 0]
+    follow = events[events["started_ms"] >= 0]
+    assert len(follow) > 0.3 * len(events)
+    assert starts["session_id"].is_unique  # one start per session
+    joined = follow.join(starts.set_index("session_id"), on="session_id", rsuffix="_start", how="inner")
+    assert len(joined) == len(follow) and follow["session_id"].is_unique  # one follow-up per session
+    same = ["content", "user_id", "region", "device", "network", "cdn_node"]
+    assert all((joined[c] == joined[f"{c}_start"]).all() for c in same)
+    kinds = {domain.DOWNLOAD_STARTED: {domain.DOWNLOAD_COMPLETED, domain.DOWNLOAD_FAILED},
+             domain.STREAM_STARTED: {domain.STREAM_ENDED}}  # fmt: skip
+    assert all(e in kinds[s] for s, e in zip(joined["event_type_start"], joined["event_type"], strict=True))
+    assert (joined["error_code_start"] < 0).all()  # a stream start that errored has no end
+    # A plausible time later: the transfer or watch time the event reports (a slot later at most), >= 1 s.
+    delay = joined["event_time"] - joined["event_time_start"]
+    assert (joined["started_ms"] == joined["event_time_start"]).all() and (delay >= 1000).all()
+    assert ((delay - joined["duration_ms"]).between(0, 10)).mean() > 0.95
+    streams = joined["event_type"] == domain.STREAM_ENDED
+    assert 4 * 60_000 < delay[streams].median() < 12 * 60_000
+    assert delay[~streams].median() < delay[streams].median()
+
+
+def test_outcomes_never_outnumber_starts_up_to_any_minute():
+    """Per item and region, completions + failures up to the end of any minute <= download starts up to then
+    (the invariant the marts test at every grain); within one minute they may not, as a download started at
+    10:59 completes at 11:02."""
+    events, _ = _run(seed=22, minutes=20)
+    events["minute"] = events["event_time"] // 60_000
+    cells = (
+        events.assign(
+            started=events["event_type"] == domain.DOWNLOAD_STARTED,
+            outcomes=events["event_type"].isin([domain.DOWNLOAD_COMPLETED, domain.DOWNLOAD_FAILED]),
+        )
+        .groupby(["content", "region", "minute"])[["started", "outcomes"]]
+        .sum()
+    )
+    running = cells.groupby(level=["content", "region"]).cumsum()
+    assert (running["outcomes"] <= running["started"]).all()
+    assert (cells["outcomes"] > cells["started"]).any()  # the test can tell the two apart

@@ -5,7 +5,7 @@ import pytest
 
 from generator import domain, scenarios
 from generator.catalog import Catalog
-from generator.model import EventModel
+from generator.model import EventBatch, EventModel
 
 T0 = 1_767_225_600_000
 WINDOW = (60_000, 180_000)  # start=60 s, duration=120 s
@@ -57,14 +57,25 @@ def test_latency_degradation_slows_one_node():
     assert (out.ttfb_ms[~(node & inside)] == before[~(node & inside)]).all()
 
 
-def test_viral_release_dominates_its_region():
-    batch, catalog = _batch()
-    scenario, out, _, inside = _apply("viral_release:region=US,share=0.3,start=60,duration=120", batch, catalog)
+def test_viral_release_dominates_its_region_and_its_sessions_end_on_it():
+    """Applied as a run applies it (before follow-ups are scheduled): the title takes `share` of the region's
+    new sessions in the window, and those sessions complete or end on the same title."""
+    catalog = Catalog.build(2, 1000)
+    (scenario,) = scenarios.load(["viral_release:region=US,share=0.3,start=60,duration=120"])
+    scenario.bind(catalog)
+    rng, effects = np.random.default_rng(0), {}
+    model = EventModel(catalog, 2)
+    times = T0 + np.arange(60_000, dtype=np.int64) * 5
+    out = EventBatch.concat([model.draw(times[i : i + 200], adjust=lambda b: scenario.apply(b, T0, rng, effects))
+                             for i in range(0, len(times), 200)])  # fmt: skip
     target = catalog.content_id.index(scenario.content_id)
-    us = out.region == domain.REGION_CODES.index("US")
-    share_inside = (out.content[us & inside] == target).mean()
-    assert share_inside > 0.25
-    assert (out.content[~inside] == target).mean() < 0.05
+    inside, us = _inside(out), out.region == domain.REGION_CODES.index("US")
+    new_sessions = us & (out.started_ms < 0) & (out.event_type != domain.PURCHASE)
+    assert (out.content[new_sessions & inside] == target).mean() == pytest.approx(0.3, abs=0.03)
+    assert (out.content[new_sessions & ~inside] == target).mean() < 0.05
+    viral_sessions = set(out.session_id[new_sessions & inside & (out.content == target)].tolist())
+    follow_ups = np.isin(out.session_id, list(viral_sessions)) & (out.started_ms >= 0)
+    assert follow_ups.sum() > 200 and (out.content[follow_ups] == target).all()
 
 
 def test_regional_surge_boosts_the_share():
@@ -86,6 +97,11 @@ def test_out_of_order_and_late_events_move_event_time_back():
     _, out, effects, _ = _apply("late_events:fraction=0.05,min_delay=60,max_delay=120,start=60,duration=120", batch)
     delay = (original - out.event_time)[out.event_time != original]
     assert delay.min() >= 60_000 and delay.max() <= 120_000 and effects["late"] == len(delay)
+    # Neither moves an outcome before its own start; lateness spares the events that open a session (left out
+    # of the windows, a start would leave its counted outcome without one).
+    moved = out.event_time != original
+    assert (out.event_time[out.started_ms >= 0] > out.started_ms[out.started_ms >= 0]).all()
+    assert not np.isin(out.event_type[moved], [domain.DOWNLOAD_STARTED]).any()
 
 
 def test_duplicates_repeat_events_with_the_same_id():
