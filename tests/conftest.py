@@ -132,6 +132,8 @@ STAGE_OF_FILE = {
 
 
     "test_notifier.py": "notifier",
+    "test_report_delivery.py": "notifier",
+    "test_notifier.py": "notifier",
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         stage = STAGE_OF_FILE.get(item.path.name)
