@@ -128,12 +128,11 @@ STAGE_OF_FILE = {
     "test_dagster_reconcile.py": "orchestration",
     "test_stack_commands.py": "localstack",
     "test_zz_restart.py": "localstack",
+    "test_notifier.py": "notifier",
+    "test_report_delivery.py": "notifier",
 }
 
 
-    "test_notifier.py": "notifier",
-    "test_report_delivery.py": "notifier",
-    "test_notifier.py": "notifier",
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         stage = STAGE_OF_FILE.get(item.path.name)
