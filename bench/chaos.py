@@ -10,11 +10,11 @@ regional outage, 3% late events (60-150 s) and 1% client retries.
 
 Faults (all SIGKILL of the whole process group, like a machine losing the process):
   taskmanager, jobmanager (ZooKeeper HA: the restarted JobManager recovers the job), kafka (the broker;
-  with --kafka-brokers 3 one of three, replication 3, min ISR 2), postgres (the postmaster and its
-  backends), registry, zookeeper, dagster (the job is cancelled, and the Dagster daemon is killed while it
-  redeploys it; the restarted daemon's sensor redeploys it from the newest checkpoint), generator (killed
-  mid-batch, then resumed on the same stream: its unconfirmed batches are sent again), corrupt (1,000
-  undecodable records).
+  with STREAMPULSE_KAFKA_BROKERS=3 one of three, replication 3, min ISR 2), postgres (the postmaster and
+  its backends), registry, zookeeper (with STREAMPULSE_ZOOKEEPER_NODES=3 the ensemble's leader), dagster
+  (the job is cancelled, and the Dagster daemon is killed while it redeploys it; the restarted daemon's
+  sensor redeploys it from the newest checkpoint), generator (killed mid-batch, then resumed on the same
+  stream: its unconfirmed batches are sent again), corrupt (1,000 undecodable records).
 
 It kills components of the stack it runs against: use a stack of your own (STREAMPULSE_STATE_DIR and
 other ports), not one other work shares.
@@ -32,6 +32,7 @@ import json
 import math
 import os
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -52,6 +53,7 @@ from flink_jobs.reconcile import reconcile  # noqa: E402
 from generator.producer import EventProducer  # noqa: E402
 from streampulse import bootstrap, waiting  # noqa: E402
 from streampulse.settings import Settings, get_settings  # noqa: E402
+from streampulse.stack.components import zookeeper_name  # noqa: E402
 from tests import chaos  # noqa: E402
 from tests.conftest import Isolated, _drop  # noqa: E402
 from tests.e2e.helpers import send_clock  # noqa: E402
@@ -83,6 +85,17 @@ def wait_until(predicate, what: str, timeout_s: float) -> None:  # noqa: ANN001
     waiting.wait_until(predicate, what, timeout_s, interval_s=1, retry_on=(Exception,))
 
 
+def zookeeper_leader(settings: Settings) -> str:
+    """The component to kill for the ZooKeeper fault: the only server, or the ensemble's leader (its loss
+    forces an election, the harder case)."""
+    for node, port in enumerate(settings.zookeeper_ports, start=1):
+        with socket.create_connection((settings.bind_host, port), timeout=3) as conn:
+            conn.sendall(b"srvr")
+            if b"Mode: leader" in conn.recv(4096) or len(settings.zookeeper_ports) == 1:
+                return zookeeper_name(node)
+    raise RuntimeError("no ZooKeeper server says it leads")
+
+
 class Daemon:
     """A Dagster daemon of the round's own (its sensor watches this round's job), to be crashed mid-redeploy."""
 
@@ -91,6 +104,7 @@ class Daemon:
         # Runs in SQLite under this home; the queue is worked by the daemon, as on the stack.
         (self.home / "dagster.yaml").write_text(
             "run_coordinator:\n  module: dagster.core.run_coordinator\n  class: QueuedRunCoordinator\n"
+            "  config:\n    dequeue_interval_seconds: 1\n"
             "telemetry:\n  enabled: false\n"
         )
         self.env = {**os.environ, "DAGSTER_HOME": str(self.home), "STREAMPULSE_EVENTS_TOPIC": iso.topic,
@@ -116,18 +130,27 @@ class Daemon:
                 continue
         return False
 
-    def kill(self) -> None:
-        """SIGKILL the daemon and every process under it (code server, run worker, submission)."""
+    def kill(self) -> dict:
+        """SIGKILL the daemon's whole session: the daemon, its code server and the run worker deploying the job.
+
+        The Flink client the run worker started runs in a session of its own (flink_jobs.deploy): a submission
+        is an outside operation that outlives its caller, as `flink run -d` would. It carries on."""
         if self.process is None:
-            return
-        procs = [psutil.Process(self.process.pid)]
-        procs += procs[0].children(recursive=True)
+            return {}
+        sid = os.getsid(self.process.pid)
+        procs = [psutil.Process(self.process.pid), *psutil.Process(self.process.pid).children(recursive=True)]
+        killed, spared = [], []
         for p in procs:
             try:
-                p.send_signal(signal.SIGKILL)
-            except psutil.Error:
+                if os.getsid(p.pid) == sid:
+                    p.send_signal(signal.SIGKILL)
+                    killed.append(p.name())
+                else:
+                    spared.append(p.name())
+            except (psutil.Error, ProcessLookupError):
                 pass
         self.process.wait(timeout=30)
+        return {"killed": killed, "left_running": spared}
 
 
 def follow_job(job: chaos.Job, timeout_s: float) -> None:
@@ -147,9 +170,11 @@ def inject(fault: str, job: chaos.Job, generator: chaos.Generator, daemon: Daemo
     settings = job.settings
     details: dict = {}
     if fault in COMPONENT:
+        component = zookeeper_leader(settings) if fault == "zookeeper" else COMPONENT[fault]
+        details["component"] = component
         fault_at = time.time()
-        pid = chaos.kill9(settings, COMPONENT[fault])
-        chaos.wait_component(settings, COMPONENT[fault], pid)
+        pid = chaos.kill9(settings, component)
+        chaos.wait_component(settings, component, pid)
         details["component_back_s"] = round(time.time() - fault_at, 1)
         if fault == "jobmanager":
             details["recovered_by"] = "the restarted JobManager (ZooKeeper HA), same job id"
@@ -159,7 +184,7 @@ def inject(fault: str, job: chaos.Job, generator: chaos.Generator, daemon: Daemo
         job.cancel()  # the job is gone: the daemon's sensor redeploys it from the newest checkpoint ...
         wait_until(daemon.deploying, "the Dagster daemon to start redeploying the job", 180)
         fault_at = time.time()
-        daemon.kill()  # ... and the daemon crashes in the middle of it
+        details |= daemon.kill()  # ... and the daemon crashes in the middle of it
         daemon.start()
         details["deploying_after_s"] = round(fault_at - cancelled_at, 1)
         follow_job(job, 600)
@@ -295,6 +320,7 @@ def main() -> None:
             "when": datetime.now(timezone.utc).isoformat(),
             "arguments": vars(args) | {"out": str(args.out)},
             "kafka_brokers": settings.kafka_brokers,
+            "zookeeper_nodes": settings.zookeeper_nodes,
             "cores": os.cpu_count(),
             "load_average_before": load_before,
             "load_average_after": os.getloadavg(),

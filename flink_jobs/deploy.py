@@ -12,11 +12,14 @@ import json
 import logging
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+import psycopg
 from pydantic import BaseModel, SecretStr
 
 from flink_jobs import runner, savepoints
@@ -111,7 +114,9 @@ def settings_payload(settings: Settings) -> dict[str, Any]:
 def submit_in_subprocess(settings: Settings, timeout_s: float = 600, **spec: Any) -> str:
     """Submit from a fresh process (the PyFlink client starts its own JVM); return the job id.
 
-    `spec` are `JobSpec` fields. The child receives these Settings, whole, on its stdin."""
+    `spec` are `JobSpec` fields. The child receives these Settings, whole, on its stdin. It runs in a
+    session of its own: if the caller crashes (a Dagster run worker killed mid-deploy), the submission
+    still completes, and `submit_once` keeps a redeploy asked for meanwhile from submitting it twice."""
     request = {"settings": settings_payload(settings), "spec": JobSpec(**spec).model_dump(mode="json")}
     log_file = settings.log_dir / "flink-submit.log"
     log_file.parent.mkdir(parents=True, exist_ok=True)
@@ -123,10 +128,34 @@ def submit_in_subprocess(settings: Settings, timeout_s: float = 600, **spec: Any
             stderr=err,
             text=True,
             timeout=timeout_s,
+            start_new_session=True,
         )
     if result.returncode != 0:
         raise RuntimeError(f"Submitting the Flink job failed (exit {result.returncode}); read {log_file}")
     return json.loads(result.stdout.strip().splitlines()[-1])["job_id"]
+
+
+@contextmanager
+def submission_lock(settings: Settings, job_name: str) -> Iterator[None]:
+    """One submission of a job name at a time, across processes and machines: a PostgreSQL advisory lock.
+
+    A submission outlives the process that asked for it (a crashed Dagster run worker), so a redeploy
+    requested meanwhile waits here, then finds the job active instead of submitting it a second time.
+    The lock goes with the connection: a submission killed in turn frees it."""
+    with psycopg.connect(**settings.connection_parameters(), autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", (f"flink-submit:{job_name}",))
+        yield
+
+
+def submit_once(settings: Settings, spec: JobSpec) -> str:
+    """Submit unless a job of this name is active (then return its id): check and submit under the lock."""
+    job_name = spec.job_name or settings.flink_job_name
+    with submission_lock(settings, job_name):
+        active = None if spec.bounded else FlinkRest.from_settings(settings).active_job(job_name)
+        if active:
+            log.warning("Flink job %s is already active as %s: not submitting it again", job_name, active)
+            return active
+        return submit(settings, spec)
 
 
 def _submit_from_stdin() -> None:
@@ -135,7 +164,7 @@ def _submit_from_stdin() -> None:
     # Init arguments win over the environment and .env: the child uses exactly the parent's Settings.
     settings = Settings(**request["settings"])
     spec = JobSpec(**request["spec"])
-    job_id = submit(settings, spec)
+    job_id = submit_once(settings, spec)
     print(json.dumps({"job_id": job_id, "sql_version": runner.sql_version(spec.sql_dir)}))
 
 

@@ -3,6 +3,7 @@ and retention never touches local folders of an external cluster."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import subprocess
@@ -20,7 +21,8 @@ def child(monkeypatch):
     """Run the submission's child side in this process: what it would submit is recorded, nothing is."""
     submitted: list[tuple[Settings, deploy.JobSpec]] = []
 
-    def fake_run(args, input, stdout, stderr, text, timeout):  # noqa: A002 - subprocess.run's own names
+    def fake_run(args, input, stdout, stderr, text, timeout, start_new_session):  # noqa: A002 - subprocess.run's
+        assert start_new_session, "the submission must outlive a crashed caller"
         assert args[1:] == ["-m", "flink_jobs.deploy"] and "--" not in " ".join(args), "no flags: stdin only"
         out = io.StringIO()
         monkeypatch.setattr("sys.stdin", io.StringIO(input))
@@ -31,6 +33,8 @@ def child(monkeypatch):
     monkeypatch.setattr(deploy.subprocess, "run", fake_run)
     monkeypatch.setattr(deploy, "submit", lambda settings, spec: submitted.append((settings, spec)) or "job-1")
     monkeypatch.setattr(deploy, "wait_until_running", lambda settings, job_id, timeout_s=180: None)
+    monkeypatch.setattr(deploy, "submission_lock", lambda settings, job_name: contextlib.nullcontext())
+    monkeypatch.setattr(deploy.FlinkRest, "active_job", lambda self, name: None)
     return submitted
 
 
