@@ -32,8 +32,9 @@ async def _as_writer(conn: AsyncConnection) -> None:
     await conn.execute(f"set role {WRITER_ROLE}")
 
 
-def make_pools(dsn: str, size: int) -> tuple[AsyncConnectionPool, AsyncConnectionPool]:
-    """(reader, writer) pools, not yet opened."""
+def make_pools(dsn: str, size: int, exports: int = 2) -> tuple[AsyncConnectionPool, ...]:
+    """(reader, writer, exporter) pools, not yet opened. Exports read as the reader role on a pool of their own,
+    so that long exports never take the connections the other endpoints need."""
     kwargs = {"autocommit": True, "options": SESSION_OPTIONS}
     reader = AsyncConnectionPool(
         dsn, min_size=min(2, size), max_size=size, open=False, timeout=5, kwargs=kwargs, configure=_as_reader
@@ -41,4 +42,7 @@ def make_pools(dsn: str, size: int) -> tuple[AsyncConnectionPool, AsyncConnectio
     writer = AsyncConnectionPool(
         dsn, min_size=0, max_size=2, open=False, timeout=5, kwargs=kwargs, configure=_as_writer
     )
-    return reader, writer
+    exporter = AsyncConnectionPool(
+        dsn, min_size=0, max_size=exports, open=False, timeout=5, kwargs=kwargs, configure=_as_reader
+    )
+    return reader, writer, exporter

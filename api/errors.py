@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from psycopg import OperationalError
 from psycopg_pool import PoolTimeout
 from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
 PROBLEM = "application/problem+json"
@@ -46,7 +47,26 @@ _DESCRIPTIONS = {
     404: "No such resource.",
     422: "A parameter is invalid; `detail` and `errors` name it.",
     429: "Rate limit of this API key exceeded; retry after `Retry-After` seconds.",
-    503: "The database (or the mart asked for) is not available yet.",
+    503: "The database (or the mart asked for) is not available yet, or the server is at capacity; retry after "
+    "`Retry-After` seconds.",
+}
+_RETRY_AFTER = {
+    "Retry-After": {
+        "description": "Seconds to wait before trying again.",
+        "required": True,
+        "schema": {"type": "integer", "minimum": 1},
+    }
+}
+_HEADERS: dict[int, dict] = {
+    401: {
+        "WWW-Authenticate": {
+            "description": "The scheme to authenticate with: `APIKey` (the `X-API-Key` header).",
+            "required": True,
+            "schema": {"type": "string", "enum": ["APIKey"]},
+        }
+    },
+    429: _RETRY_AFTER,
+    503: _RETRY_AFTER,
 }
 
 
@@ -56,9 +76,15 @@ def problem(status: int, detail: str, headers: dict[str, str] | None = None, err
 
 
 def responses(*codes: int) -> dict[int | str, dict]:
-    """OpenAPI entries for the problem responses an endpoint can give."""
+    """OpenAPI entries for the problem responses an endpoint can give (503 always: any query may find the
+    database unreachable)."""
     ref = {"$ref": "#/components/schemas/Problem"}
-    return {c: {"description": _DESCRIPTIONS[c], "content": {PROBLEM: {"schema": ref}}} for c in codes}
+    out: dict[int | str, dict] = {}
+    for c in sorted({*codes, 503}):
+        out[c] = {"description": _DESCRIPTIONS[c], "content": {PROBLEM: {"schema": ref}}}
+        if c in _HEADERS:
+            out[c]["headers"] = _HEADERS[c]
+    return out
 
 
 def field_name(loc: tuple | list) -> str:
@@ -72,7 +98,7 @@ def install(app: FastAPI) -> None:
         errors = [FieldError(field=field_name(e["loc"]), message=e["msg"]) for e in exc.errors()]
         return problem(422, "; ".join(f"{e.field}: {e.message}" for e in errors), errors=errors)
 
-    @app.exception_handler(HTTPException)
+    @app.exception_handler(HTTPException)  # Starlette's: also the router's own 404 and 405 (with `Allow`)
     async def _http(_: Request, exc: HTTPException) -> JSONResponse:
         return problem(exc.status_code, str(exc.detail), headers=exc.headers)
 

@@ -13,11 +13,24 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from api import deps, errors
+from api import deps, docs, errors
 from api.db import make_pools
 from api.errors import Problem
 from api.ratelimit import KeyRateLimiter
-from api.routers import alerts, anomalies, catalog, cdn, content, marts, notifications, regions, reports, trending
+from api.routers import (
+    alerts,
+    anomalies,
+    catalog,
+    cdn,
+    content,
+    exports,
+    impact,
+    marts,
+    notifications,
+    regions,
+    reports,
+    trending,
+)
 from streampulse.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -47,23 +60,25 @@ def create_app(dsn: str | None = None, settings: Settings | None = None) -> Fast
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        reader, writer = make_pools(dsn or settings.dsn(), settings.api_pool_size)
-        await reader.open(wait=False)
-        await writer.open(wait=False)
-        app.state.reader, app.state.writer = reader, writer
+        pools = make_pools(dsn or settings.dsn(), settings.api_pool_size, settings.api_export_pool_size)
+        for pool in pools:
+            await pool.open(wait=False)
+        app.state.reader, app.state.writer, app.state.exporter = pools
         # Created here, inside the serving event loop: the limiter's async locks belong to that loop.
         app.state.rate_limiter = KeyRateLimiter(settings.api_rate_limit, settings.api_rate_limit_storage)
         try:
             yield
         finally:
-            await reader.close()
-            await writer.close()
+            for pool in pools:
+                await pool.close()
 
     app = FastAPI(
         title="StreamPulse API",
         version="1",
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # served from the package's assets by api/docs.py, never from a CDN
+        redoc_url=None,
         openapi_tags=[
             {"name": "content", "description": "One item's performance over time."},
             {"name": "trending", "description": "Top-N trending items per region and globally."},
@@ -73,6 +88,7 @@ def create_app(dsn: str | None = None, settings: Settings | None = None) -> Fast
             {"name": "alerts", "description": "Live alerts (Server-Sent Events)."},
             {"name": "notifications", "description": "The alert notifier's delivery log."},
             {"name": "marts", "description": "BI marts built by dbt (daily KPIs, content, trends, SLA, revenue)."},
+            {"name": "exports", "description": "Bulk exports of real-time tables and marts (CSV, NDJSON, Parquet)."},
             {"name": "catalog", "description": "The content catalog."},
             {"name": "reports", "description": "Daily reports (HTML, CSV)."},
             {"name": "health", "description": "Liveness and readiness (no key needed)."},
@@ -82,6 +98,7 @@ def create_app(dsn: str | None = None, settings: Settings | None = None) -> Fast
     app.state.alert_streams = 0
     app.state.key_cache = deps.key_cache(settings.api_key_cache_seconds)
     errors.install(app)
+    docs.install(app)
     if settings.api_cors_origins:  # closed unless origins are configured
         app.add_middleware(
             CORSMiddleware,
@@ -90,7 +107,20 @@ def create_app(dsn: str | None = None, settings: Settings | None = None) -> Fast
             allow_headers=["X-API-Key", "Content-Type", "Last-Event-ID"],
             max_age=600,
         )
-    for router in (content, trending, regions, cdn, anomalies, notifications, alerts, marts, catalog, reports):
+    for router in (
+        content,
+        trending,
+        regions,
+        cdn,
+        anomalies,
+        impact,
+        notifications,
+        alerts,
+        marts,
+        exports,
+        catalog,
+        reports,
+    ):
         app.include_router(router.router, prefix="/v1")
 
     @app.get("/health", tags=["health"], response_model=Health, summary="Liveness")

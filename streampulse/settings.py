@@ -106,6 +106,10 @@ class Settings(BaseSettings):
     api_pool_size: int = 10
     api_key_cache_seconds: float = 1.0  # a revoked key stops working within this time
     api_max_alert_streams: int = 50
+    # Bulk exports (/v1/exports): at most this many at once per API key (held as PostgreSQL advisory locks, so
+    # the limit holds across workers), on a pool of their own so that exports never starve the other endpoints.
+    api_max_exports_per_key: int = Field(2, ge=1)
+    api_export_pool_size: int = Field(4, ge=1)
 
     # Notifications (notifier/, docs/notifications.md): channels, alert routes and report recipients live in
     # one YAML file (none: nothing is sent); email goes through this SMTP server. Secrets only from here or

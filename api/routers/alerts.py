@@ -27,7 +27,9 @@ from api.routers.anomalies import Severity, anomaly_id
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/alerts", tags=["alerts"])
-RESUME_ID = re.compile(r"^\d{1,6}-\d{1,19}(\.\d{1,6}-\d{1,19}){0,255}$")
+# "<partition>-<next offset>" per partition, joined by '.' (offsets below 10^18 fit Kafka's int64).
+RESUME_PATTERN = r"^[0-9]{1,6}-[0-9]{1,18}(\.[0-9]{1,6}-[0-9]{1,18}){0,255}$"
+RESUME_ID = re.compile(RESUME_PATTERN)
 
 
 class AlertEvent(BaseModel):
@@ -43,6 +45,34 @@ class AlertEvent(BaseModel):
     peak_value: float = Field(examples=[0.646])
     started_at: datetime = Field(examples=["2026-01-01T00:03:00Z"])
     at: datetime = Field(description="detected_at (OPEN) or ended_at (RESOLVED).", examples=["2026-01-01T00:06:00Z"])
+
+
+def _sse_event(name: str, data: dict, described: str, with_id: bool) -> dict:
+    """One kind of event as OpenAPI 3.2's `itemSchema` states it (schemathesis validates each event)."""
+    event = {
+        "type": "object",
+        "description": described,
+        "required": ["event", "data", *(["id"] if with_id else [])],
+        "properties": {
+            "event": {"const": name},
+            "data": {"type": "string", "contentMediaType": "application/json", "contentSchema": data},
+            "id": {"type": "string", "pattern": RESUME_PATTERN},
+            "retry": {"type": "integer", "minimum": 0},
+        },
+    }
+    return event
+
+
+SSE_EVENT = {
+    "oneOf": [
+        _sse_event("ready", {"type": "object", "required": ["topic"], "properties": {"topic": {"type": "string"}}},
+                   "The stream is positioned: every alert committed after it will arrive.", True),
+        _sse_event("alert", {"$ref": "#/components/schemas/AlertEvent"},
+                   "An anomaly opened or resolved; `id` resumes after it (`Last-Event-ID`).", True),
+        _sse_event("error", {"type": "object", "required": ["detail"], "properties": {"detail": {"type": "string"}}},
+                   "The alerts topic is unavailable; the stream ends.", False),
+    ]
+}  # fmt: skip
 
 
 def _utc(text: str) -> datetime:
@@ -168,7 +198,7 @@ def _event_id(positions: dict[int, int]) -> str:
             "Comment lines every 15 s keep the connection alive.",
             "content": {
                 "text/event-stream": {
-                    "schema": {"type": "string"},
+                    "itemSchema": SSE_EVENT,
                     "example": 'event: alert\nid: 0-42\ndata: {"id": "ERROR_RATE:..."}\n\n',
                 }
             },
@@ -185,7 +215,7 @@ async def stream_alerts(
         str | None,
         Header(
             alias="Last-Event-ID",
-            max_length=4000,
+            pattern=RESUME_PATTERN,
             description="Resume after this event (browsers send it when they reconnect).",
         ),
     ] = None,  # fmt: skip

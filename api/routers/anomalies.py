@@ -11,12 +11,12 @@ from pydantic import BaseModel, Field
 
 from api.acks import ACKNOWLEDGE_SQL, ack_params
 from api.deps import AckKey, DbConn, ReadKey, WriterConn
-from api.errors import invalid, responses
-from api.params import Cursor, End, Limit, Start, after_cursor, page
+from api.errors import responses
+from api.params import End, Limit, Start, after_cursor, cursor_query, page
 
 router = APIRouter(prefix="/anomalies", tags=["anomalies"])
 
-ID_PATTERN = r"^[A-Z_]{1,32}:[A-Za-z0-9_.-]{1,64}:\d{8}T\d{6}Z$"
+ID_PATTERN = r"^[A-Z_]{1,32}:[A-Za-z0-9_.-]{1,64}:[0-9]{8}T[0-9]{6}Z$"
 AnomalyId = Annotated[
     str, Path(pattern=ID_PATTERN, description="`KIND:SUBJECT:STARTED` as returned in `id`.",
               examples=["ERROR_RATE:edge-de-fra-1:20260101T000300Z"])
@@ -82,11 +82,13 @@ def anomaly_id(kind: str, subject: str, started_at: datetime) -> str:
 
 
 def parse_id(value: str) -> tuple[str, str, datetime]:
+    """The key of an id of the documented shape; `404` for one whose time cannot exist (20261341T...): no
+    anomaly has that id."""
     kind, subject, started = value.split(":")
     try:
         return kind, subject, datetime.strptime(started, "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc)
-    except ValueError as exc:
-        raise invalid("anomaly_id", "the start part is not a valid UTC time") from exc
+    except ValueError:
+        raise HTTPException(404, f"anomaly_id: no anomaly '{value}'") from None
 
 
 def _anomaly(r: tuple) -> Anomaly:
@@ -98,6 +100,7 @@ def _anomaly(r: tuple) -> Anomaly:
 
 
 NAME = r"^[A-Za-z0-9_.-]{1,64}$"
+CURSOR_KINDS = (datetime, str, str)  # started_at, anomaly_kind, subject (descending)
 
 
 @router.get("", response_model=AnomalyPage, summary="List CDN anomalies", responses=responses(401, 403, 422, 429))
@@ -114,12 +117,11 @@ async def list_anomalies(
     start: Start = None,
     end: End = None,
     limit: Limit = 50,
-    cursor: Cursor = None,
+    cursor: Annotated[str | None, cursor_query(CURSOR_KINDS)] = None,
 ) -> AnomalyPage:
-    """Anomalies whose start lies in [start, end) (both optional), newest first, filtered by node, region,
-    severity, state and acknowledgement. Keyset pagination: follow `next_cursor`."""
-    if start and end and end <= start:
-        raise invalid("end", "must be after start")
+    """Anomalies whose start lies in [start, end) (both optional; empty when `end` is not after `start`),
+    newest first, filtered by node, region, severity, state and acknowledgement. Keyset pagination: follow
+    `next_cursor`."""
     where, params = ["true"], {"limit": limit + 1}
     for column, value in (("subject", node), ("region", region), ("severity", severity), ("state", state)):
         if value is not None:
@@ -134,7 +136,7 @@ async def list_anomalies(
         where.append("a.started_at < %(end)s")
         params["end"] = end
     after, after_params = after_cursor(
-        cursor, ["a.started_at", "a.anomaly_kind", "a.subject"], (datetime, str, str), descending=True
+        cursor, ["a.started_at", "a.anomaly_kind", "a.subject"], CURSOR_KINDS, descending=True
     )
     where.append(after)
     params |= after_params

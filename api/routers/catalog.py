@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from api.deps import DbConn, ReadKey
 from api.errors import responses
-from api.params import Cursor, Limit, after_cursor, page
+from api.params import Limit, after_cursor, cursor_query, page
 
 router = APIRouter(prefix="/catalog", tags=["catalog"])
 
@@ -56,7 +56,7 @@ async def search(
     ] = None,
     content_type: Annotated[str | None, Query(pattern=r"^[A-Za-z_]{1,32}$", examples=["MOVIE"])] = None,
     limit: Limit = 50,
-    cursor: Cursor = None,
+    cursor: Annotated[str | None, cursor_query((str, str))] = None,
 ) -> CatalogPage:
     """Items whose title contains `q` (any case), optionally of one content type, by title. Keyset pagination."""
     where, params = ["true"], {"limit": limit + 1}

@@ -12,10 +12,10 @@ from pydantic import BaseModel, Field
 
 from api.deps import ReadKey
 from api.errors import responses
-from api.params import Cursor, Limit, decode_cursor, page
+from api.params import Limit, cursor_query, decode_cursor, page
 
 router = APIRouter(prefix="/reports", tags=["reports"])
-DAY = r"^\d{4}-\d{2}-\d{2}$"
+DAY = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 FILE = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}\.(html|csv)$"
 MEDIA = {".html": "text/html; charset=utf-8", ".csv": "text/csv; charset=utf-8"}
 
@@ -51,7 +51,9 @@ def _files(folder: FsPath, day: str) -> list[ReportFile]:
 
 
 @router.get("", response_model=ReportPage, summary="List daily reports", responses=responses(401, 403, 422, 429))
-async def list_reports(request: Request, _key: ReadKey, limit: Limit = 30, cursor: Cursor = None) -> ReportPage:
+async def list_reports(
+    request: Request, _key: ReadKey, limit: Limit = 30, cursor: Annotated[str | None, cursor_query((date,))] = None
+) -> ReportPage:
     """The days that have a report folder, newest first, with their files. Keyset pagination by day."""
     root = _root(request)
     before = decode_cursor(cursor, (date,))[0] if cursor else None

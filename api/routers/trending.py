@@ -6,11 +6,12 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 
 from api.deps import DbConn, ReadKey
 from api.errors import responses
 from api.fastjson import FastJSON
+from api.params import Instant
 
 router = APIRouter(prefix="/trending", tags=["trending"])
 
@@ -67,9 +68,9 @@ async def trending(
         ),
     ] = "GLOBAL",  # fmt: skip
     at: Annotated[
-        AwareDatetime | None,
+        Instant | None,
         Query(
-            description="The newest window ending at or before this instant (ISO 8601 with offset); default: the "
+            description="The newest window ending at or before this instant (RFC 3339 with offset); default: the "
             "newest window.",
             examples=["2026-01-01T00:15:00Z"],
         ),

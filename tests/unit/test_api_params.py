@@ -10,7 +10,19 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 from fastapi.exceptions import RequestValidationError
 
-from api.params import after_cursor, decode_cursor, encode_cursor, page, time_range
+from api.params import (
+    EARLIEST,
+    LATEST,
+    after_cursor,
+    cursor_pattern,
+    day_range,
+    decode_cursor,
+    encode_cursor,
+    page,
+    parse_day,
+    parse_instant,
+    time_range,
+)
 from api.ratelimit import KeyRateLimiter
 from api.routers.alerts import parse_alert, parse_resume
 from api.routers.anomalies import ID_PATTERN, anomaly_id, parse_id
@@ -19,15 +31,20 @@ from api.routers.reports import FILE
 UTC = timezone.utc
 
 
-def test_cursor_round_trip_keeps_types_and_rejects_forgeries():
-    t = datetime(2026, 1, 1, 0, 3, tzinfo=UTC)
-    cursor = encode_cursor([t, "ERROR_RATE", "edge-de-fra-1"])
-    assert decode_cursor(cursor, (datetime, str, str)) == [t, "ERROR_RATE", "edge-de-fra-1"]
+def test_cursor_round_trip_keeps_types_and_any_well_shaped_cursor_is_a_position():
+    t = datetime(2026, 1, 1, 0, 3, 0, 123456, tzinfo=UTC)
+    kinds = (datetime, str, str)
+    cursor = encode_cursor([t, "ERROR_RATE", "édge-de-fra-1"])
+    assert re.fullmatch(cursor_pattern(kinds), cursor)
+    assert decode_cursor(cursor, kinds) == [t, "ERROR_RATE", "édge-de-fra-1"]
     assert decode_cursor(encode_cursor([date(2026, 1, 2), 3]), (date, int)) == [date(2026, 1, 2), 3]
-    for bad in ("x", "!!!", encode_cursor(["2026-01-01T00:00:00"]), encode_cursor([1, 2]), encode_cursor(["a"])):
-        with pytest.raises(RequestValidationError) as err:
-            decode_cursor(bad, (datetime, str))
-        assert err.value.errors()[0]["loc"] == ("query", "cursor")
+    # Strings the schema allows but this API never issued: still a position, never an error.
+    for odd in ("-99999999999999999.A.", "9999999999999999999.AAAAA._-_-_", "0..AA"):
+        assert re.fullmatch(cursor_pattern(kinds), odd)
+        when, kind, subject = decode_cursor(odd, kinds)
+        assert EARLIEST <= when <= LATEST and isinstance(kind, str) and "\x00" not in subject
+    assert decode_cursor(encode_cursor(["a\x00b"]), (str,)) == ["ab"]  # PostgreSQL text holds no NUL
+    assert not re.fullmatch(cursor_pattern(kinds), "x.y.z") and not re.fullmatch(cursor_pattern((int,)), "1.2")
 
 
 def test_keyset_pages_continue_after_the_last_row_of_the_previous_page():
@@ -41,7 +58,7 @@ def test_keyset_pages_continue_after_the_last_row_of_the_previous_page():
     assert after_cursor(None, ["title"], (str,)) == ("true", {})
 
 
-def test_time_range_is_utc_bounded_and_defaults_to_the_last_span():
+def test_time_range_is_utc_cut_at_its_longest_and_empty_when_reversed():
     start, end = time_range(
         datetime(2025, 12, 31, 16, tzinfo=timezone(timedelta(hours=-8))), datetime(2026, 1, 1, 1, tzinfo=UTC),
         default=timedelta(hours=1),
@@ -50,11 +67,49 @@ def test_time_range_is_utc_bounded_and_defaults_to_the_last_span():
     assert start == datetime(2026, 1, 1, tzinfo=UTC) and start.tzinfo == UTC and end.tzinfo == UTC
     start, end = time_range(None, datetime(2026, 1, 1, tzinfo=UTC), default=timedelta(hours=1), longest=timedelta(1))
     assert end - start == timedelta(hours=1)
-    for args in ((datetime(2026, 1, 2, tzinfo=UTC), datetime(2026, 1, 1, tzinfo=UTC)),
-                 (datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 9, tzinfo=UTC)),
-                 (datetime(1, 1, 1, tzinfo=UTC), None)):  # fmt: skip
-        with pytest.raises(RequestValidationError):
-            time_range(*args, default=timedelta(hours=1), longest=timedelta(days=7))
+    jan = datetime(2026, 1, 1, tzinfo=UTC)
+    assert time_range(jan, jan + timedelta(days=9), default=timedelta(hours=1), longest=timedelta(days=7)) == (
+        jan, jan + timedelta(days=7)
+    )  # fmt: skip
+    start, end = time_range(jan + timedelta(days=1), jan, default=timedelta(hours=1), longest=timedelta(days=7))
+    assert end <= start  # empty: the queries find no row
+    assert day_range(date(2026, 1, 1), date(2028, 1, 1), default_days=7, longest_days=366)[1] == date(2027, 1, 1)
+
+
+def test_instants_are_read_exactly_as_json_schema_date_time():
+    assert parse_instant("2025-12-31T16:00:00-08:00") == datetime(2026, 1, 1, tzinfo=UTC)
+    assert parse_instant("2026-01-01t00:00:00.1234567z") == datetime(2026, 1, 1, 0, 0, 0, 123456, tzinfo=UTC)
+    assert parse_instant("2026-12-31T23:59:60Z") == datetime(2027, 1, 1, tzinfo=UTC)  # a leap second
+    assert parse_instant("0000-01-01T00:00:00Z") == EARLIEST and parse_instant("9999-12-31T23:59:59-23:59") == LATEST
+    for bad in ("0.5", "1767225600", "2026-01-01", "2026-01-01T00:00:00", "2026-01-01 00:00:00Z",
+                "2026-02-29T00:00:00Z", "2026-01-01T12:59:60Z", "2026-01-01T24:00:00Z", "2026-01-01T00:00:00+24:00",
+                "٢٠٢٦-01-01T00:00:00Z"):  # fmt: skip
+        with pytest.raises(ValueError):
+            parse_instant(bad)
+    assert parse_day("2024-02-29") == date(2024, 2, 29) and parse_day("0000-01-01") == EARLIEST.date()
+    for bad in ("0", "2026-02-29", "2026-1-01", "20260101"):
+        with pytest.raises(ValueError):
+            parse_day(bad)
+
+
+def test_instant_parsing_agrees_with_the_schema_validator_on_random_strings():
+    import random
+
+    import jsonschema_rs
+
+    valid = jsonschema_rs.validator_for({"type": "string", "format": "date-time"}, validate_formats=True).is_valid
+    rnd = random.Random(17)
+    for _ in range(20_000):
+        day = f"{rnd.randint(0, 9999):04}-{rnd.randint(0, 13):02}-{rnd.randint(0, 32):02}"
+        clock = f"{rnd.randint(0, 24):02}:{rnd.choice((0, 59, 60)):02}:{rnd.choice((0, 59, 60, 61)):02}"
+        offset = rnd.choice(("Z", "z", "+00:00", "-08:00", "+23:59", "+24:00", "-00:60", "+0100", ""))
+        text = f"{day}{rnd.choice('Tt ')}{clock}{rnd.choice(('', '.5', '.'))}{offset}"
+        try:
+            parse_instant(text)
+            ours = True
+        except ValueError:
+            ours = False
+        assert ours == valid(text), text
 
 
 def test_alert_records_from_flink_become_utc_events_with_the_anomaly_id():
