@@ -217,13 +217,18 @@ class LateEvents(_Scenario):
 
     def apply(self, batch: EventBatch, run_start_ms: int, rng: np.random.Generator, stats: dict) -> EventBatch:
         # Not a session's opening event: the job leaves late events out of its windows, and a start left out
-        # while its outcome is counted would make completions outnumber starts.
+        # while its outcome is counted would make completions outnumber starts. Nor an outcome whose delay
+        # would put it before its own start. `fraction` is of all the window's events: drawn among the rest.
         opens = (batch.event_type == domain.DOWNLOAD_STARTED) | (
             (batch.event_type == domain.STREAM_STARTED) & (batch.error_code < 0)
         )
-        hit = np.flatnonzero(self.mask(batch, run_start_ms) & (rng.random(len(batch)) < self.fraction) & ~opens)
         lo, hi = int(self.min_delay * 1000), int(max(self.max_delay, self.min_delay) * 1000) + 1
-        stats["late"] = stats.get("late", 0) + _move_back(batch, hit, rng.integers(lo, hi, size=len(hit)))
+        delay = rng.integers(lo, hi, size=len(batch))
+        inside = self.mask(batch, run_start_ms)
+        movable = inside & ~opens & (batch.started_ms < batch.event_time - delay)
+        share = min(1.0, self.fraction * inside.sum() / max(1, movable.sum()))
+        hit = np.flatnonzero(movable & (rng.random(len(batch)) < share))
+        stats["late"] = stats.get("late", 0) + _move_back(batch, hit, delay[hit])
         return batch
 
 

@@ -97,6 +97,8 @@ def test_out_of_order_and_late_events_move_event_time_back():
     _, out, effects, _ = _apply("late_events:fraction=0.05,min_delay=60,max_delay=120,start=60,duration=120", batch)
     delay = (original - out.event_time)[out.event_time != original]
     assert delay.min() >= 60_000 and delay.max() <= 120_000 and effects["late"] == len(delay)
+    # The fraction is of all the window's events, though openers and short sessions cannot be late.
+    assert effects["late"] == pytest.approx(0.05 * _inside(batch).sum(), rel=0.1)
     # Neither moves an outcome before its own start; lateness spares the events that open a session (left out
     # of the windows, a start would leave its counted outcome without one).
     moved = out.event_time != original
