@@ -10,11 +10,20 @@ from typing import Annotated
 
 import typer
 
-from notifier.rules import load_config
+from notifier.rules import NotificationConfig, load_config
 from notifier.service import GROUP_ID, Status, run, serve_health
 from streampulse.settings import get_settings
 
 app = typer.Typer(help="Alert notifications (docs/notifications.md).", no_args_is_help=True)
+
+
+def _config(path: Path | None) -> NotificationConfig:
+    """The notifications file, or exit 2 with what is wrong in it (a bad field, a secret not set)."""
+    try:
+        return load_config(path)
+    except (ValueError, OSError) as exc:  # pydantic's ValidationError is a ValueError
+        typer.echo(f"notifications file {path}: {exc}", err=True)
+        raise typer.Exit(2) from None
 
 
 @app.command("run")
@@ -28,7 +37,7 @@ def run_command(
 
     setup_logging()
     settings = get_settings()
-    config = load_config(settings.notifications_file)
+    config = _config(settings.notifications_file)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
@@ -44,7 +53,7 @@ def run_command(
 @app.command("check")
 def check_command(path: Annotated[Path, typer.Argument(exists=True, dir_okay=False)]) -> None:
     """Validate a notifications file and that every secret it names is set; print its routes."""
-    config = load_config(path)
+    config = _config(path)
     for route in config.routes:
         typer.echo(f"{route.name}: {route.match.model_dump(exclude_none=True)} -> {', '.join(route.channels)}")
     if config.reports:

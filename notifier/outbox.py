@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import psycopg
 
@@ -19,6 +20,16 @@ from notifier.grouping import SENT, Decision, backoff, decide_open, decide_relea
 from notifier.rules import NotificationConfig
 
 log = logging.getLogger(__name__)
+MIGRATIONS = Path(__file__).parent / "postgres"
+
+
+def ensure_schema(dsn: str) -> None:
+    """Apply the notifier's own idempotent DDL (also applied by `stack up`): a notifier deployed on its own
+    against an existing database creates the tables it owns."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        for path in sorted(MIGRATIONS.glob("*.sql")):
+            conn.execute(path.read_text())
+
 
 COLUMNS = (
     "idempotency_key, anomaly_id, state, anomaly_kind, subject, region, severity, peak_value, started_at, at_time, "

@@ -18,7 +18,7 @@ import psycopg
 
 from notifier.alerts import parse_alert
 from notifier.channels import Sender
-from notifier.outbox import record, release_held, send_due
+from notifier.outbox import ensure_schema, record, release_held, send_due
 from notifier.rules import NotificationConfig
 from streampulse.settings import Settings
 
@@ -72,6 +72,7 @@ def run(
     from confluent_kafka import Consumer, TopicPartition
 
     status = status or Status()
+    ensure_schema(settings.dsn())
 
     def on_assign(_consumer: Consumer, partitions: list[TopicPartition]) -> None:
         status.assigned = sorted(p.partition for p in partitions)

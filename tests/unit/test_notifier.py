@@ -25,7 +25,7 @@ from notifier.channels import (
 )
 from notifier.grouping import backoff, decide_open, decide_release, decide_resolved
 from notifier.rules import NotificationConfig, load_config
-from streampulse.settings import Settings
+from streampulse.settings import REPO_ROOT, Settings
 
 T = datetime(2026, 1, 1, 0, 3, tzinfo=timezone.utc)
 MIN = timedelta(minutes=1)
@@ -195,3 +195,10 @@ def test_the_alert_record_round_trips():
         parse_alert(b'{"subject": "n"}')
     with pytest.raises(ValueError):
         parse_alert(alert_record(alert(state="MAYBE")))
+
+
+def test_the_example_file_is_valid():
+    env = {"STREAMPULSE_OPS_WEBHOOK_SECRET": "x", "STREAMPULSE_SLACK_WEBHOOK_URL": "https://h/x"}
+    example = load_config(REPO_ROOT / "notifier" / "notifications.example.yaml", env)
+    assert {c for _, c in example.route(alert(severity="CRITICAL"))} == {"oncall", "ops-webhook", "cdn-chat"}
+    assert example.reports.channels == ["managers", "ops-webhook"]
