@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from datetime import datetime
+from dataclasses import asdict
+from datetime import datetime, timedelta
 from typing import Any, ParamSpec, TypeVar
 
 import pandas as pd
 import streamlit as st
 from psycopg_pool import ConnectionPool
 
+import api.impact as impact
 from api.acks import acknowledge as record_acknowledgement
 from generator.domain import REGIONS
 from streampulse.settings import get_settings
@@ -373,6 +375,30 @@ def anomalies(db: str, acks_table: bool) -> pd.DataFrame:
         order by a.started_at desc, a.anomaly_kind, a.subject
         """,  # noqa: S608 - fixed fragments only, no user input
     )
+
+
+@cached()
+def anomaly_impact(
+    db: str, kind: str, subject: str, region: str, started_at: datetime, ended_at: datetime | None, context_min: int
+) -> dict[str, pd.DataFrame]:
+    """An anomaly's drill-down, as `GET /v1/anomalies/{id}/impact` computes it (the statements and phases of
+    api/impact.py): phases (before, during, after), minutes (per node, with phase), titles, region (totals)."""
+    context = timedelta(minutes=context_min)
+    params = impact.query_params(kind, subject, region, started_at, ended_at, context)
+    rows = query(db, impact.NODE_MINUTES_SQL, params)
+    minutes = [impact.NodeMinute(*(None if pd.isna(v) else v for v in r)) for r in rows.itertuples(index=False)]
+    spans = impact.phases(minutes, started_at, ended_at, context)
+    during = spans[1]
+    window = {"region": region, "start": during.start, "end": during.end}
+    shown = rows[(rows["window_start"] >= spans[0].start) & (rows["window_start"] < spans[-1].end)].copy()
+    shown["phase"] = [next(p.name for p in spans if p.start <= t < p.end) for t in shown["window_start"]]
+    shown["error_rate"] = shown["errors"] / shown["requests"].where(shown["requests"] > 0)
+    return {
+        "phases": pd.DataFrame([asdict(p) for p in spans]),
+        "minutes": shown,
+        "titles": query(db, impact.TITLES_SQL, window | {"limit": 10}),
+        "region": query(db, impact.REGION_TOTALS_SQL, window),
+    }
 
 
 def acknowledge(anomaly_kind: str, subject: str, started_at: datetime, by: str) -> None:

@@ -1,4 +1,5 @@
-"""CDN health: per-node heat map over time, latency percentiles, and the anomaly timeline with acknowledge."""
+"""CDN health: per-node heat map over time, latency percentiles, the anomaly timeline with acknowledge, and
+an anomaly's drill-down (what it hit)."""
 
 import getpass
 from datetime import datetime
@@ -119,6 +120,41 @@ def anomaly_section() -> None:
                     on_click=_acknowledge,
                     args=(row.anomaly_kind, row.subject, row.started_at.to_pydatetime()),
                 )
+    drill_down(anomalies)
+
+
+def drill_down(anomalies: pd.DataFrame) -> None:
+    """What one anomaly hit: its region and titles during its minutes, its node's figures either side."""
+    st.subheader("What it hit")
+    labels = [f"{r.anomaly_kind} · {r.subject} · {r.started_at:%Y-%m-%d %H:%M} UTC" for r in anomalies.itertuples()]
+    chosen = st.selectbox("Anomaly", range(len(labels)), format_func=labels.__getitem__, key="cdn_drill")
+    context = st.segmented_control("Minutes either side", [5, 15, 30], default=15, key="cdn_drill_context") or 15
+    row = anomalies.iloc[chosen or 0]
+    ended = None if pd.isna(row.ended_at) else row.ended_at.to_pydatetime()
+    hit = data.anomaly_impact(row.anomaly_kind, row.subject, row.region, row.started_at.to_pydatetime(), ended,
+                              context)  # fmt: skip
+    phases = hit["phases"].set_index("name")
+    cols = st.columns(len(phases))
+    for col, (name, p) in zip(cols, phases.iterrows(), strict=True):
+        col.metric(
+            f"{name.capitalize()} ({p.start:%H:%M}-{p.end:%H:%M})",
+            ui.pct(None if pd.isna(p.error_rate) else p.error_rate) + " errors",
+            delta=f"worst p95 {p.worst_ttfb_p95_ms:,.0f} ms" if pd.notna(p.worst_ttfb_p95_ms) else "no traffic",
+            delta_color="off",
+            delta_arrow="off",
+            border=True,
+            help=f"{p.requests:,} requests, {p.errors:,} errors over {p.minutes} node-minutes.",
+        )
+    if not hit["minutes"].empty:
+        during = phases.loc["during"]
+        st.altair_chart(charts.anomaly_impact_chart(hit["minutes"], during.start, during.end), width="stretch")
+    totals = hit["region"].iloc[0]
+    st.markdown(
+        f"In region **{row.region}** during its minutes: {int(totals.events):,} events on "
+        f"{int(totals.titles):,} titles, {int(totals.downloads_failed):,} failed downloads. Titles with the most "
+        "failed downloads (per region: the real-time tables do not split titles by node):"
+    )
+    st.dataframe(hit["titles"], hide_index=True, width="stretch", key="cdn-drill-titles")
 
 
 def _acknowledge(anomaly_kind: str, subject: str, started_at: datetime) -> None:

@@ -186,6 +186,35 @@ def test_cdn_health_nodes_and_anomalies(dashboard: PipelineRun, events: pd.DataF
         assert any(f"`{target}`" in s for s in shown), target
 
 
+def test_cdn_drill_down_shows_what_the_outage_hit(dashboard: PipelineRun, events: pd.DataFrame) -> None:
+    """The DE node outage: its error rate before, during and after, and the region's titles during it, equal
+    the events in Kafka."""
+    at = open_page("cdn")
+    labels = at.selectbox(key="cdn_drill").options
+    (chosen,) = [i for i, label in enumerate(labels) if label.startswith("ERROR_RATE · edge-de-fra-1 ·")]
+    at.selectbox(key="cdn_drill").set_value(chosen).run()
+    assert not at.exception
+    ((started, ended),) = query(dashboard.dsn, "select started_at, ended_at from realtime.cdn_anomalies "
+                                "where anomaly_kind = 'ERROR_RATE' and subject = 'edge-de-fra-1'")  # fmt: skip
+    context = timedelta(minutes=15)  # the default
+    node = events[events["event_type"].isin(REQUESTS) & (events["cdn_node"] == "edge-de-fra-1")]
+    shown = {m.label.split(" (")[0]: m for m in at.metric if m.label.split(" (")[0] in ("Before", "During", "After")}
+    for name, (a, b) in {"Before": (started - context, started), "During": (started, ended),
+                         "After": (ended, ended + context)}.items():  # fmt: skip
+        span = node[(node["minute_ms"] >= a.timestamp() * 1000) & (node["minute_ms"] < b.timestamp() * 1000)]
+        rate = span["error_code"].notna().sum() / len(span)
+        assert shown[name].value == f"{rate * 100:.2f} % errors", name
+    assert float(shown["During"].value.split()[0]) > 30 > 5 > float(shown["After"].value.split()[0])
+    de = events[(events["region"] == "DE") & (events["minute_ms"] >= started.timestamp() * 1000)
+                & (events["minute_ms"] < ended.timestamp() * 1000)]  # fmt: skip
+    per_title = de.assign(failed=de["event_type"] == "DOWNLOAD_FAILED").groupby("content_id").agg(
+        events=("failed", "size"), failed=("failed", "sum"))  # fmt: skip
+    top = per_title.reset_index().sort_values(["failed", "events", "content_id"], ascending=[False, False, True])
+    (table,) = [d.value for d in at.dataframe if "downloads_failed" in d.value.columns]
+    assert table["content_id"].tolist() == top["content_id"].head(10).tolist()
+    assert table["downloads_failed"].tolist() == top["failed"].head(10).tolist()
+
+
 def test_cdn_acknowledge(dashboard: PipelineRun) -> None:
     acks = query(dashboard.dsn, "select to_regclass('api.anomaly_acks') is not null")[0][0]
     at = open_page("cdn")
