@@ -142,6 +142,8 @@ def post(http: httpx.Client, url: str, headers: dict[str, str], body: bytes, tim
     """POST; 2xx is delivered; 408/425/429/5xx and transport errors are retried; other 4xx are permanent."""
     try:
         response = http.post(url, content=body, headers=headers, timeout=timeout_s)
+    except httpx.InvalidURL:
+        raise DeliveryError("HTTP: InvalidURL", permanent=True) from None
     except httpx.HTTPError as exc:
         raise DeliveryError(f"HTTP: {type(exc).__name__}") from None  # the text could hold the URL
     if response.is_success:

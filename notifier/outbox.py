@@ -9,6 +9,7 @@ mid-send leaves the row pending, and it is sent again with the same key (at leas
 from __future__ import annotations
 
 import logging
+import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -61,9 +62,12 @@ def record(
 ) -> list[Decision]:
     """Write one delivery row per channel the alert is routed to (inside the caller's transaction)."""
     decisions = []
+    stale = datetime.now(timezone.utc) - alert.at > timedelta(hours=config.defaults.max_age_hours)
     for route, channel in config.route(alert):
         cooldown = config.cooldown(route)
-        if alert.state == "OPEN":
+        if stale:  # e.g. a first start on a topic with history: recorded, not sent
+            decision = Decision("suppressed", f"older than {config.defaults.max_age_hours:g} h when read")
+        elif alert.state == "OPEN":
             last = conn.execute(LAST_SENT_OPEN, (channel, alert.anomaly_kind, alert.subject, list(SENT),
                                                  alert.anomaly_id)).fetchone()[0]  # fmt: skip
             acked = _acknowledged(conn, alert.anomaly_kind, alert.subject, alert.started_at, cooldown)
@@ -129,10 +133,11 @@ NEXT_DUE = """
 """
 
 
-def send_due(conn: psycopg.Connection, config: NotificationConfig, sender: Sender, limit: int = 50) -> int:
-    """Send up to `limit` due deliveries, one transaction each; returns how many were attempted."""
-    attempted = 0
-    while attempted < limit:
+def send_due(conn: psycopg.Connection, config: NotificationConfig, sender: Sender, budget_s: float = 5) -> int:
+    """Send due deliveries, one transaction each, for about `budget_s` (then the caller reads the topic again:
+    a slow receiver must not stall the consumer); returns how many were attempted."""
+    attempted, deadline = 0, time.monotonic() + budget_s
+    while time.monotonic() < deadline:
         with conn.transaction():
             row = conn.execute(NEXT_DUE).fetchone()
             if row is None:

@@ -309,5 +309,11 @@ def test_failed_and_lagging_deliveries_turn_the_dagster_check_red(isolated, rece
                          " created_at = now() - interval '1 hour' where subject = 'edge-it-mil-1'")  # fmt: skip
         result = deliveries_healthy(postgres=postgres, kafka=kafka)
         assert not result.passed and result.metadata["lagging"].value == 1
+        # An alert two days old when read (a first start on a topic with history) is recorded, not sent.
+        old = T - timedelta(days=2)
+        produce(isolated, [alert("edge-it-mil-3", "OPEN", old, old + 3 * MINUTE)])
+        wait_until(lambda: [(d["status"], d["reason"]) for d in deliveries(isolated) if d["subject"] == "edge-it-mil-3"]
+                   == [("suppressed", "older than 24 h when read")], "the stale alert recorded", 30, 0.5)  # fmt: skip
+        assert len(hook.requests) == 1
     finally:
         notifier.stop()
