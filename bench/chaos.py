@@ -85,6 +85,19 @@ def wait_until(predicate, what: str, timeout_s: float) -> None:  # noqa: ANN001
     waiting.wait_until(predicate, what, timeout_s, interval_s=1, retry_on=(Exception,))
 
 
+def job_taskmanager(job: chaos.Job) -> str:
+    """The component to kill for the TaskManager fault: the one running the job (with standby TaskManagers,
+    killing an idle one would prove nothing). Resource ids are the component names (the stack sets them)."""
+    vertices = job.flink.job(job.job_id)["vertices"]
+    hosts = {
+        tm["taskmanager-id"]
+        for tm in job.flink.get(f"/jobs/{job.job_id}/vertices/{vertices[0]['id']}/taskmanagers")["taskmanagers"]
+    }
+    if len(hosts) != 1:
+        raise RuntimeError(f"the job's source runs on {sorted(hosts)}: expected one TaskManager")
+    return hosts.pop()
+
+
 def zookeeper_leader(settings: Settings) -> str:
     """The component to kill for the ZooKeeper fault: the only server, or the ensemble's leader (its loss
     forces an election, the harder case)."""
@@ -170,7 +183,11 @@ def inject(fault: str, job: chaos.Job, generator: chaos.Generator, daemon: Daemo
     settings = job.settings
     details: dict = {}
     if fault in COMPONENT:
-        component = zookeeper_leader(settings) if fault == "zookeeper" else COMPONENT[fault]
+        component = COMPONENT[fault]
+        if fault == "zookeeper":
+            component = zookeeper_leader(settings)
+        elif fault == "taskmanager":
+            component = job_taskmanager(job)
         details["component"] = component
         fault_at = time.time()
         pid = chaos.kill9(settings, component)
@@ -321,6 +338,7 @@ def main() -> None:
             "arguments": vars(args) | {"out": str(args.out)},
             "kafka_brokers": settings.kafka_brokers,
             "zookeeper_nodes": settings.zookeeper_nodes,
+            "flink_taskmanagers": settings.flink_taskmanagers,
             "cores": os.cpu_count(),
             "load_average_before": load_before,
             "load_average_after": os.getloadavg(),

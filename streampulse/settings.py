@@ -82,6 +82,9 @@ class Settings(BaseSettings):
     flink_parallelism: int = 1
     # Slots of the local TaskManager: one per concurrently running job at parallelism 1.
     flink_taskmanager_slots: int = 8
+    # Local TaskManagers: a second one holds standby slots, so a job whose TaskManager crashed restarts on
+    # it at once instead of waiting for the crashed JVM to come back (the chaos benchmark runs with 2).
+    flink_taskmanagers: int = Field(1, ge=1, le=4)
     checkpoint_interval_ms: int = 10_000
     watermark_delay_seconds: int = 5
     # 0 = no idle timeout (the default): a partition that delivers nothing holds the watermark back.

@@ -399,10 +399,15 @@ def flink_env(settings: Settings, java: Java) -> dict[str, str]:
     }
 
 
-def flink_health(settings: Settings) -> Callable[[], None]:
+def taskmanager_name(node: int) -> str:
+    return "flink-taskmanager" if node == 1 else f"flink-taskmanager-{node}"
+
+
+def flink_health(settings: Settings, name: str = "flink-taskmanager") -> Callable[[], None]:
     def check() -> None:
-        if FlinkRest.from_settings(settings, timeout_s=3).cluster_overview().get("taskmanagers", 0) < 1:
-            raise StackError("no TaskManager registered yet")
+        registered = {tm.get("id") for tm in FlinkRest.from_settings(settings, timeout_s=3).taskmanagers()}
+        if name not in registered:
+            raise StackError(f"TaskManager {name} not registered yet")
 
     return check
 
@@ -543,18 +548,29 @@ def build_components(settings: Settings, java: Java) -> list[Component]:
                 env=flink_env(settings, java),
                 timeout_s=120,
             ),
-            Component(
-                name="flink-taskmanager",
-                title="Flink TaskManager",
-                group=CORE,
-                command=["bash", str(fhome / "bin" / "taskmanager.sh"), "start-foreground"],
-                log_file=logs / "flink-taskmanager.log",
-                detail_log=logs / "flink" / "flink-*-taskexecutor-*.log",
-                health=flink_health(settings),
-                env=flink_env(settings, java),
-                timeout_s=120,
-            ),
         ]
+        for node in range(1, settings.flink_taskmanagers + 1):
+            name = taskmanager_name(node)
+            components.append(
+                Component(
+                    name=name,
+                    title="Flink TaskManager" + (f" {node} (standby slots)" if node > 1 else ""),
+                    group=CORE,
+                    # The resource id names the component: the chaos bench finds which one runs the job.
+                    command=[
+                        "bash",
+                        str(fhome / "bin" / "taskmanager.sh"),
+                        "start-foreground",
+                        "-D",
+                        f"taskmanager.resource-id={name}",
+                    ],  # fmt: skip
+                    log_file=logs / f"{name}.log",
+                    detail_log=logs / "flink" / "flink-*-taskexecutor-*.log",
+                    health=flink_health(settings, name),
+                    env=flink_env(settings, java),
+                    timeout_s=120,
+                )
+            )
     dagster_env = {**app_env, "DAGSTER_HOME": str(dagster_home(settings))}
     workspace = str(REPO_ROOT / "workspace.yaml")
     with_db = [py, "-m", "streampulse.stack.with_db_env"]

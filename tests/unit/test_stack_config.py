@@ -100,3 +100,12 @@ def test_three_zookeeper_servers_form_one_ensemble(tmp_path):
 def test_two_zookeeper_servers_are_refused():
     with pytest.raises(ValueError, match="1 or 3"):
         Settings(zookeeper_nodes=2)
+
+
+def test_a_second_taskmanager_holds_standby_slots_under_its_own_resource_id(tmp_path):
+    settings = Settings(state_dir=tmp_path, flink_taskmanagers=2)
+    tms = {c.name: c for c in build_components(settings, JAVA) if c.name.startswith("flink-taskmanager")}
+    assert list(tms) == ["flink-taskmanager", "flink-taskmanager-2"]
+    for name, component in tms.items():
+        assert component.command[-2:] == ["-D", f"taskmanager.resource-id={name}"]
+        assert component.log_file.name == f"{name}.log"
