@@ -71,11 +71,12 @@ def realtime_tables_fresh(
 
 @asset_check(
     asset=JOB_ASSET,
-    description="The job is active and its last completed checkpoint is younger than three checkpoint intervals: "
+    description="The job is active and its last completed checkpoint is younger than three checkpoint intervals "
+    "(at least 30 s): "
     "older means checkpoints fail or stall, and a restart would replay (and delay) that much data.",
 )
 def flink_checkpoint_recent(flink: FlinkResource) -> AssetCheckResult:
-    bound_s = 3 * get_settings().checkpoint_interval_ms / 1000
+    bound_s = get_settings().checkpoint_stale_s
     job_id = flink.rest.active_job(flink.job_name)
     if job_id is None:
         return AssetCheckResult(passed=False, description=f"No active job named {flink.job_name}.")

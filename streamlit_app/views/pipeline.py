@@ -14,7 +14,7 @@ left, right, _ = st.columns([1, 1, 3])
 left.link_button("Dagster UI", dagster_url, icon=":material/open_in_new:", width="stretch")
 right.link_button("Flink UI", settings.flink_url, icon=":material/open_in_new:", width="stretch")
 
-CHECKPOINT_WARN_S = 3 * settings.checkpoint_interval_ms / 1000
+CHECKPOINT_WARN_S = settings.checkpoint_stale_s
 
 
 @st.fragment(run_every=5)
