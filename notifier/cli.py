@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from notifier.rules import NotificationConfig, load_config
-from notifier.service import GROUP_ID, Status, run, serve_health
+from notifier.service import GROUP_ID, Status, run_forever, serve_health
 from streampulse.settings import get_settings
 
 app = typer.Typer(help="Alert notifications (docs/notifications.md).", no_args_is_help=True)
@@ -44,7 +44,7 @@ def run_command(
     status = Status()
     server = serve_health(settings.bind_host, settings.notifier_port, status)
     try:
-        run(settings, config, stop, group_id=group_id, status=status)
+        run_forever(settings, config, stop, group_id=group_id, status=status)
     finally:
         server.shutdown()
     logging.getLogger(__name__).info("notifier stopped")

@@ -15,6 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import psycopg
+from tenacity import Retrying, retry_if_exception_type, wait_exponential
 
 from notifier.alerts import parse_alert
 from notifier.channels import Sender
@@ -72,6 +73,7 @@ def run(
     from confluent_kafka import Consumer, TopicPartition
 
     status = status or Status()
+    status.error = None
     ensure_schema(settings.dsn())
 
     def on_assign(_consumer: Consumer, partitions: list[TopicPartition]) -> None:
@@ -109,8 +111,36 @@ def run(
                                     asynchronous=False)  # fmt: skip
                 release_held(conn, config)
                 send_due(conn, config, sender)
-    except Exception as exc:
-        status.error = type(exc).__name__
-        raise
     finally:
         consumer.close()
+
+
+def run_forever(
+    settings: Settings, config: NotificationConfig, stop: threading.Event, group_id: str = GROUP_ID,
+    status: Status | None = None, max_wait_s: float = 30,
+) -> None:  # fmt: skip
+    """`run`, started again with backoff after PostgreSQL or Kafka failed (a restart, a network cut): the
+    process outlives an outage, /health says 503 meanwhile, and nothing is lost (the outbox and the
+    uncommitted offsets carry the work over). Any other error ends the process."""
+    from confluent_kafka import KafkaException
+
+    status = status or Status()
+
+    def note(state: object) -> None:
+        error = state.outcome.exception()  # type: ignore[attr-defined]
+        log.warning("notifier: %s; starting again in %.0f s", type(error).__name__, state.upcoming_sleep)  # type: ignore[attr-defined]
+
+    for attempt in Retrying(
+        retry=retry_if_exception_type((psycopg.OperationalError, KafkaException)),
+        wait=wait_exponential(multiplier=1, max=max_wait_s),
+        stop=lambda _state: stop.is_set(),
+        before_sleep=note,
+        sleep=stop.wait,  # a stop request ends the wait at once
+        reraise=True,
+    ):
+        with attempt:
+            try:
+                run(settings, config, stop, group_id=group_id, status=status)
+            except Exception as exc:
+                status.error = type(exc).__name__  # /health answers 503 until a run gets going again
+                raise

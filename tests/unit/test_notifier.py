@@ -202,3 +202,33 @@ def test_the_example_file_is_valid():
     example = load_config(REPO_ROOT / "notifier" / "notifications.example.yaml", env)
     assert {c for _, c in example.route(alert(severity="CRITICAL"))} == {"oncall", "ops-webhook", "cdn-chat"}
     assert example.reports.channels == ["managers", "ops-webhook"]
+
+
+def test_the_service_outlives_an_unreachable_database_and_stops_on_request():
+    import threading
+    import time
+
+    import psycopg
+
+    from notifier.service import Status, run_forever
+
+    settings = Settings(
+        database_url=SecretStr("postgresql://u:p@127.0.0.1:1/db"), kafka_bootstrap_servers="127.0.0.1:1"
+    )
+    stop, status, errors = threading.Event(), Status(), []
+
+    def target() -> None:
+        try:
+            run_forever(settings, NotificationConfig(), stop, status=status, max_wait_s=0.2)
+        except psycopg.OperationalError as exc:  # raised once the stop request ends the retries
+            errors.append(exc)
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    try:
+        time.sleep(2)
+        assert thread.is_alive() and status.error == "OperationalError" and not status.healthy()
+    finally:
+        stop.set()
+        thread.join(10)
+    assert not thread.is_alive() and len(errors) == 1
