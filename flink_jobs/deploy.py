@@ -66,6 +66,10 @@ def submit(settings: Settings, spec: JobSpec | None = None) -> str:
         "execution.checkpointing.mode": "EXACTLY_ONCE",
         "execution.checkpointing.externalized-checkpoint-retention": "RETAIN_ON_CANCELLATION",
         "execution.checkpointing.min-pause": "1 s",
+        # A barrier stuck behind a backlog (catching up after a restore) overtakes it after 1 s: the
+        # checkpoint then stores the in-flight buffers instead of waiting for them (still exactly once).
+        "execution.checkpointing.unaligned.enabled": "true",
+        "execution.checkpointing.aligned-checkpoint-timeout": "1 s",
         "table.local-time-zone": "UTC",
         "table.exec.source.idle-timeout": f"{settings.source_idle_timeout_seconds} s",
         # No state TTL: it would expire the partitions' clocks (05_views.sql) during a long outage, and a
