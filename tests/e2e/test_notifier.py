@@ -158,10 +158,16 @@ def test_receivers_down_then_back_get_every_notification_once_per_key(isolated, 
         wait_until(lambda: {r.headers[KEY_HEADER] for r in slack.requests} == keys, "the Slack messages", 30, 0.5)
         # Killed mid-way (no clean stop), then the receivers come back and the notifier restarts.
         notifier.kill()
+        # Alerts written while the notifier is dead are read from its committed offsets when it is back.
+        later = [a for i, node in enumerate(nodes[:2]) for a in episode(node, T + timedelta(minutes=40 + i))]
+        produce(isolated, later)
+        sent += later
+        keys |= {a.idempotency_key for a in later}
         hook.start()
         smtp.start()
         notifier.start()
-        wait_until(lambda: all(d["status"] == "delivered" for d in deliveries(isolated)), "all delivered", 120, 1)
+        wait_until(lambda: [d["status"] for d in deliveries(isolated)] == ["delivered"] * 3 * len(sent),
+                   "all delivered", 120, 1)  # fmt: skip
     finally:
         notifier.stop()
 
