@@ -22,17 +22,26 @@ def page(name: str, title: str, icon: str, **kwargs: bool) -> st.Page:
     return st.Page(str(PAGES / f"{name}.py"), title=title, icon=icon, url_path=name, **kwargs)
 
 
+# Streamlit serves the default page only at the root URL (its own path, here `home`, answers "Page not found"),
+# so the Overview is registered a second time, hidden, at /overview: every page has a URL of its own.
+overview_alias = st.Page(str(PAGES / "overview.py"), title="Overview", url_path="overview", visibility="hidden")
 navigation = st.navigation(
     {
         "Live": [
-            page("overview", "Overview", ":material/monitoring:", default=True),
+            st.Page(
+                str(PAGES / "overview.py"),
+                title="Overview",
+                icon=":material/monitoring:",
+                url_path="home",
+                default=True,
+            ),
             page("trending", "Trending", ":material/trending_up:"),
             page("content", "Content", ":material/movie:"),
             page("regions", "Regions", ":material/public:"),
             page("cdn", "CDN health", ":material/lan:"),
         ],
         "Reporting": [page("bi", "BI", ":material/insights:")],
-        "Operations": [page("pipeline", "Pipeline", ":material/account_tree:")],
+        "Operations": [page("pipeline", "Pipeline", ":material/account_tree:"), overview_alias],
     }
 )
 st.sidebar.caption("Times are UTC. Live parts refresh in place every few seconds.")

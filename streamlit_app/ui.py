@@ -40,14 +40,28 @@ def format_seconds(seconds: float) -> str:
     return f"{s:,} s ({s // 86_400} d {s % 86_400 // 3600} h)"
 
 
+# Data may run a little ahead of the wall clock (another host's clock, an event-time generator); beyond this
+# it is news worth an orange badge: events stamped in the future.
+AHEAD_OK_S = 5
+
+
+def freshness_text(seconds: float) -> tuple[str, str]:
+    """(badge text, colour) for the data clock `seconds` behind the wall clock (negative: ahead of it)."""
+    if seconds < -AHEAD_OK_S:
+        return f"Data is {format_seconds(-seconds)} ahead of real time (event times in the future)", "orange"
+    if seconds < 0:
+        return "Freshness: up to date", "green"
+    return f"Freshness: {format_seconds(seconds)} behind real time", freshness_color(seconds)
+
+
 def freshness_badge(clock: datetime | None) -> None:
     seconds = freshness_s(clock)
     if seconds is None:
         st.badge("no data", icon=":material/hourglass_empty:", color="gray")
         return
-    color = freshness_color(seconds)
+    text, color = freshness_text(seconds)
     icon = {"green": ":material/check_circle:", "orange": ":material/schedule:", "red": ":material/error:"}[color]
-    st.badge(f"Freshness: {format_seconds(seconds)} behind real time", icon=icon, color=color)
+    st.badge(text, icon=icon, color=color)
 
 
 def data_clock_caption(clock: datetime | None) -> None:

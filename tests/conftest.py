@@ -127,6 +127,7 @@ STAGE_OF_FILE = {
     "test_api_conformance.py": "api",
     "test_dashboard.py": "dashboard",
     "test_dashboard_browser.py": "dashboard",
+    "test_first_run_browser.py": "dashboard",
     "test_dagster_ops.py": "orchestration",
     "test_deploy_once.py": "flink",
     "test_dagster_reconcile.py": "orchestration",

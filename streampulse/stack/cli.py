@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from streampulse.settings import Settings, get_settings
-from streampulse.stack import StackError
+from streampulse.stack import StackError, first_run
 from streampulse.stack.components import APPS, CORE, Component, build_components
 from streampulse.stack.preflight import check_ports_free, find_java
 from streampulse.stack.supervisor import Supervisor, render_config
@@ -81,18 +81,25 @@ def bring_up(settings: Settings, core_only: bool, submit_job: bool = True) -> li
             c.prepare()
     render_config(settings, _components(settings, core_only=False))
     supervisor.start_daemon()
+    history_end = None
     for c in components:
         if c.group == APPS and c.name == "dagster-webserver":
             # Everything the apps read must exist before they start.
             bootstrap.bootstrap_platform(settings)
             if submit_job:
                 ensure_running(settings)  # the stack may call the deploy step
+        if c.name == "generator" and (supervisor.info(c.name) or {}).get("statename") != "RUNNING":
+            with console.status("generating demo history ..."):
+                history_end = first_run.backfill_demo(settings, console.print)
         with console.status(f"starting {c.title} ..."):
             supervisor.start(c.name)
             took = wait_healthy(c, supervisor)
         console.print(f"[green]✔[/] {c.title:<28} healthy in {took:5.1f} s   log: {c.log_file}")
     if core_only:
         bootstrap.bootstrap_platform(settings)
+    else:
+        with console.status("building the BI marts ..."):
+            first_run.build_warehouse(settings, console.print, history_end)
     console.print(f"All {len(components)} components healthy in {time.monotonic() - total:.1f} s.")
     return components
 

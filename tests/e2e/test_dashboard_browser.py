@@ -42,8 +42,8 @@ PAGES = {  # sidebar label -> (page title, texts that must be on the page)
     "Pipeline": ("Pipeline", ["Analytics job (Flink)", "Checkpoint age", "Kafka lag", "Dead letters"]),
 }
 
-URL_PATHS = {"": "Overview", "trending": "Trending", "content": "Content", "regions": "Regions", "cdn": "CDN health",
-             "bi": "BI", "pipeline": "Pipeline"}  # fmt: skip
+URL_PATHS = {"": "Overview", "overview": "Overview", "trending": "Trending", "content": "Content",
+             "regions": "Regions", "cdn": "CDN health", "bi": "BI", "pipeline": "Pipeline"}  # fmt: skip
 
 
 def output_dir() -> Path:
@@ -60,10 +60,13 @@ def free_port() -> int:
 
 
 @contextmanager
-def streamlit_server(dsn: str, topic: str) -> Iterator[str]:
-    """`streamlit run` as the stack starts it, on a free 127.0.0.1 port, reading `dsn`; stopped afterwards."""
+def streamlit_server(dsn: str, topic: str, state_dir: Path | None = None) -> Iterator[str]:
+    """`streamlit run` as the stack starts it, on a free 127.0.0.1 port, reading `dsn` (and, given one, with
+    its own state directory); stopped afterwards."""
     port = free_port()
     env = dict(os.environ, DATABASE_URL=dsn, STREAMPULSE_EVENTS_TOPIC=topic, PYTHONUNBUFFERED="1")
+    if state_dir is not None:
+        env |= {"STREAMPULSE_STATE_DIR": str(state_dir), "STREAMPULSE_REPORTS_DIR": str(state_dir / "reports")}
     log = output_dir() / f"streamlit-{port}.log"
     cmd = [
         sys.executable, "-m", "streamlit", "run", str(REPO_ROOT / "streamlit_app" / "streamlit_app.py"),

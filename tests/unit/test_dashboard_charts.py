@@ -110,6 +110,16 @@ def test_freshness_colours_and_units(monkeypatch) -> None:  # noqa: ANN001
     assert ui.format_seconds(3 * 3600 + 125) == "10,925 s (3 h 2 min)"
     assert ui.format_seconds(2 * 86_400 + 3600) == "176,400 s (2 d 1 h)"
     assert ui.freshness_s(T0, now_s=T0.timestamp() + 61.5) == 61.5
+
+
+def test_freshness_reads_sensibly_ahead_of_and_behind_the_clock() -> None:
+    """Data ahead of the wall clock is said to be ahead (never a negative number of seconds behind)."""
+    assert ui.freshness_text(42) == ("Freshness: 42 s behind real time", "green")
+    assert ui.freshness_text(3 * 86_400) == ("Freshness: 259,200 s (3 d 0 h) behind real time", "red")
+    assert ui.freshness_text(-2) == ("Freshness: up to date", "green")  # clocks a second or two apart
+    text, colour = ui.freshness_text(-90)
+    assert text == "Data is 90 s ahead of real time (event times in the future)" and colour == "orange"
+    assert "-" not in ui.freshness_text(-7_200)[0]
     assert ui.freshness_s(None) is None
     assert ui.pct(0.98765) == "98.77 %" and ui.pct(None) == "–"
     assert ui.usd(123456.0) == "$1,234.56"
