@@ -22,6 +22,9 @@ class Alert:
     region: str
     peak_value: float
     severity: str
+    # Set when sending an OPEN: anomalies of the same kind and subject that this channel was not told about since
+    # its previous notification (held by the cool-down, or silenced by an acknowledgement).
+    grouped: int = 0
 
     @property
     def anomaly_id(self) -> str:
@@ -50,6 +53,7 @@ class Alert:
             "peak_value": self.peak_value,
             "started_at": _z(self.started_at),
             "at": _z(self.at),
+            "grouped_since_last": self.grouped,
         }
 
 

@@ -72,7 +72,8 @@ def summary(alert: Alert) -> str:
     """One line a person reads first."""
     verb = "opened" if alert.state == "OPEN" else "resolved"
     value = f"{alert.peak_value:,.0f} ms p95" if alert.anomaly_kind == "LATENCY" else f"{alert.peak_value:.1%} errors"
-    return f"[{alert.severity}] {alert.anomaly_kind} {verb} on {alert.subject} ({alert.region}), peak {value}"
+    more = f" (+{alert.grouped} more since the last notification)" if alert.grouped else ""
+    return f"[{alert.severity}] {alert.anomaly_kind} {verb} on {alert.subject} ({alert.region}), peak {value}{more}"
 
 
 def slack_payload(alert: Alert) -> dict[str, Any]:

@@ -132,6 +132,18 @@ NEXT_DUE = """
     for update of d skip locked
 """
 
+# OPENs of the same kind and subject this channel was not sent between its previous OPEN and this one.
+GROUPED = """
+    select count(*) from notifier.deliveries g
+    where g.channel = %(channel)s and g.anomaly_kind = %(kind)s and g.subject = %(subject)s and g.state = 'OPEN'
+      and g.status in ('held', 'suppressed') and g.at_time < %(at)s
+      and g.at_time > coalesce((
+            select max(s.at_time) from notifier.deliveries s
+            where s.channel = %(channel)s and s.anomaly_kind = %(kind)s and s.subject = %(subject)s
+              and s.state = 'OPEN' and s.status in ('pending', 'delivered', 'failed') and s.at_time < %(at)s),
+          '-infinity')
+"""
+
 
 def send_due(conn: psycopg.Connection, config: NotificationConfig, sender: Sender, budget_s: float = 5) -> int:
     """Send due deliveries, one transaction each, for about `budget_s` (then the caller reads the topic again:
@@ -143,8 +155,12 @@ def send_due(conn: psycopg.Connection, config: NotificationConfig, sender: Sende
             if row is None:
                 return attempted
             id_, channel_name, attempts, created_at, *fields = row
+            grouped = conn.execute(
+                GROUPED, {"channel": channel_name, "kind": fields[0], "subject": fields[1], "at": fields[4]}
+            ).fetchone()[0]
             alert = Alert(anomaly_kind=fields[0], subject=fields[1], state=fields[2], started_at=fields[3],
-                          at=fields[4], region=fields[5], peak_value=fields[6], severity=fields[7])  # fmt: skip
+                          at=fields[4], region=fields[5], peak_value=fields[6], severity=fields[7],
+                          grouped=grouped if fields[2] == "OPEN" else 0)  # fmt: skip
             attempted += 1
             channel = config.channels.get(channel_name)
             try:

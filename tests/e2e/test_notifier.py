@@ -212,18 +212,19 @@ def test_a_flapping_node_pages_once_and_an_acknowledgement_silences_its_repeats(
     notifier = Notifier(isolated, config, tmp_path, smtp.port).start()
     s = timedelta(seconds=1)
     try:
-        # Flapping: five anomalies 4 s apart, each resolved 2 s after it opened.
+        # Flapping: five anomalies 4 s apart, each resolved 2 s after it opened, then a sixth after the cool-down
+        # (sent, telling that four were grouped since the last notification).
         flap = [
             a
-            for i in range(5)
-            for a in (alert("edge-fr-par-1", "OPEN", T + 4 * i * s, T + 4 * i * s),
-                      alert("edge-fr-par-1", "RESOLVED", T + 4 * i * s, T + (4 * i + 2) * s))
+            for start in (0, 4, 8, 12, 16, 40)
+            for a in (alert("edge-fr-par-1", "OPEN", T + start * s, T + start * s),
+                      alert("edge-fr-par-1", "RESOLVED", T + start * s, T + (start + 2) * s))
         ]  # fmt: skip
         # Two nodes with a second anomaly inside the cool-down that stays open: held, then sent once the
         # cool-down ends (about 20 s) unless the first one was acknowledged.
         first = [alert(node, "OPEN", T, T + s) for node in ("edge-gb-lon-1", "edge-gb-lon-2")]
         produce(isolated, flap + first)
-        wait_until(lambda: len(hook.requests) == 4, "the first flap and both first OPENs", 60, 0.5)
+        wait_until(lambda: len(hook.requests) == 6, "the flap's first and last, both first OPENs", 60, 0.5)
         produce(isolated, [alert(node, "OPEN", T + 10 * s, T + 11 * s) for node in ("edge-gb-lon-1", "edge-gb-lon-2")])
         wait_until(lambda: sum(d["status"] == "held" for d in deliveries(isolated)) == 2, "two held", 30, 0.5)
         # Acknowledged while its repeat is held: the repeat is silenced when the cool-down ends.
@@ -233,18 +234,20 @@ def test_a_flapping_node_pages_once_and_an_acknowledgement_silences_its_repeats(
                          " 'MAJOR')", (T, T + s))  # fmt: skip
             assert acknowledge(conn, "ERROR_RATE", "edge-gb-lon-1", T, "test")
         wait_until(lambda: not any(d["status"] == "held" for d in deliveries(isolated))
-                   and len(deliveries(isolated)) == 14, "the held OPENs decided", 90, 1)  # fmt: skip
-        wait_until(lambda: len(hook.requests) == 5, "the unacknowledged repeat sent", 30, 0.5)
+                   and len(deliveries(isolated)) == 16, "the held OPENs decided", 90, 1)  # fmt: skip
+        wait_until(lambda: len(hook.requests) == 7, "the unacknowledged repeat sent", 30, 0.5)
     finally:
         notifier.stop()
 
     got = [(json.loads(r.body)["subject"], json.loads(r.body)["state"], json.loads(r.body)["started_at"])
            for r in hook.requests]  # fmt: skip
     flap_got = [g for g in got if g[0] == "edge-fr-par-1"]
-    assert [g[1] for g in flap_got] == ["OPEN", "RESOLVED"]  # twenty would-be pages became two
+    assert [g[1] for g in flap_got] == ["OPEN", "RESOLVED", "OPEN", "RESOLVED"]  # twelve would-be pages, four
+    flap_opens = [json.loads(r.body) for r in hook.requests if b'"edge-fr-par-1"' in r.body and b'"OPEN"' in r.body]
+    assert [o["grouped_since_last"] for o in flap_opens] == [0, 4]
     rows = {(d["subject"], d["state"], d["started_at"]): d for d in deliveries(isolated)}
     flap_rows = [d for d in rows.values() if d["subject"] == "edge-fr-par-1"]
-    assert Counter(d["status"] for d in flap_rows) == {"delivered": 2, "suppressed": 8}
+    assert Counter(d["status"] for d in flap_rows) == {"delivered": 4, "suppressed": 8}
     assert rows[("edge-gb-lon-1", "OPEN", T + 10 * s)]["status"] == "suppressed"
     assert rows[("edge-gb-lon-1", "OPEN", T + 10 * s)]["reason"] == "acknowledged"
     repeat = rows[("edge-gb-lon-2", "OPEN", T + 10 * s)]
@@ -266,7 +269,7 @@ def test_a_flapping_node_pages_once_and_an_acknowledgement_silences_its_repeats(
                 break
             params["cursor"] = page["next_cursor"]
         ids = [i for p in pages for i in p]
-        assert [len(p) for p in pages] == [5, 5, 4] and ids == sorted(ids, reverse=True)
+        assert [len(p) for p in pages] == [5, 5, 5, 1] and ids == sorted(ids, reverse=True)
         assert len(client.get(url, params={"anomaly_id": repeat["anomaly_id"]}, headers=headers).json()["items"]) == 1
         assert client.get(url, params={"status": "lost"}, headers=headers).status_code == 422
         assert client.get(url).status_code == 401
@@ -280,10 +283,10 @@ def test_a_flapping_node_pages_once_and_an_acknowledgement_silences_its_repeats(
             at.switch_page("views/pipeline.py").run()
             assert not at.exception, [e.value for e in at.exception]
             shown = {m.label: m.value for m in at.metric}
-            assert shown["Notifications delivered (24 h)"] == "5" and shown["Notifications suppressed (24 h)"] == "9"
+            assert shown["Notifications delivered (24 h)"] == "7" and shown["Notifications suppressed (24 h)"] == "9"
             assert shown["Notifications failed (24 h)"] == "0"
             table = next(d.value for d in at.dataframe if "idempotency_key" in d.value)
-            assert len(table) == 14 and set(table["status"]) == {"delivered", "suppressed"}
+            assert len(table) == 16 and set(table["status"]) == {"delivered", "suppressed"}
         finally:
             get_settings.cache_clear()
 

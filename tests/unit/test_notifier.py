@@ -3,6 +3,7 @@ the email's idempotency headers, and secrets that stay out of texts."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 import json
@@ -171,6 +172,8 @@ def test_slack_payload_has_text_blocks_and_the_key():
     fields = {f["text"].split("\n")[0]: f["text"].split("\n")[1] for f in payload["blocks"][1]["fields"]}
     assert fields["*Ended*"] == "2026-01-01T00:06:00Z" and fields["*Region*"] == "DE"
     assert "ms p95" in slack_payload(alert(kind="LATENCY"))["text"]
+    grouped = slack_payload(dataclasses.replace(alert(), grouped=3))["text"]
+    assert grouped.endswith("peak 30.0% errors (+3 more since the last notification)")
 
 
 def test_email_carries_the_key_and_a_message_id_derived_from_it():
