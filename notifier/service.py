@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import psycopg
-from tenacity import Retrying, retry_if_exception_type, wait_exponential
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, wait_exponential
 
 from notifier.alerts import parse_alert
 from notifier.channels import Sender
@@ -126,9 +126,9 @@ def run_forever(
 
     status = status or Status()
 
-    def note(state: object) -> None:
-        error = state.outcome.exception()  # type: ignore[attr-defined]
-        log.warning("notifier: %s; starting again in %.0f s", type(error).__name__, state.upcoming_sleep)  # type: ignore[attr-defined]
+    def note(state: RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome else None
+        log.warning("notifier: %s; starting again in %.0f s", type(error).__name__, state.upcoming_sleep)
 
     for attempt in Retrying(
         retry=retry_if_exception_type((psycopg.OperationalError, KafkaException)),
