@@ -235,3 +235,18 @@ def test_the_service_outlives_an_unreachable_database_and_stops_on_request():
         stop.set()
         thread.join(10)
     assert not thread.is_alive() and len(errors) == 1
+
+
+def test_the_stack_runs_the_notifier_as_an_app_after_kafka_and_postgres(tmp_path):
+    from pathlib import Path
+
+    from streampulse.stack.components import APPS, build_components
+    from streampulse.stack.preflight import Java
+
+    settings = Settings(state_dir=tmp_path, notifier_port=8099)
+    components = build_components(settings, Java(executable=Path("/usr/bin/java"), home=Path("/usr"), major=17))
+    names = [c.name for c in components]
+    notifier = components[names.index("notifier")]
+    assert notifier.group == APPS and notifier.command[-3:] == ["-m", "notifier", "run"]
+    assert (notifier.port, notifier.port_setting) == (8099, "STREAMPULSE_NOTIFIER_PORT")
+    assert names.index("notifier") > max(names.index("postgres"), names.index("kafka"))
