@@ -42,6 +42,7 @@ _TITLES = {
     503: "Service Unavailable",
 }
 _DESCRIPTIONS = {
+    400: "The request body is not valid JSON.",
     401: "No API key, or an invalid or revoked one.",
     403: "The API key lacks the scope this endpoint needs.",
     404: "No such resource.",

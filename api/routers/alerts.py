@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from typing import Annotated
 
 from fastapi import APIRouter, Header, HTTPException, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, WithJsonSchema
 from sse_starlette.sse import EventSourceResponse
 
 from api.deps import StreamKey
@@ -27,9 +27,11 @@ from api.routers.anomalies import Severity, anomaly_id
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/alerts", tags=["alerts"])
-# "<partition>-<next offset>" per partition, joined by '.' (offsets below 10^18 fit Kafka's int64).
-RESUME_PATTERN = r"^[0-9]{1,6}-[0-9]{1,18}(\.[0-9]{1,6}-[0-9]{1,18}){0,255}$"
+# "p<partition>o<next offset>" per partition, e.g. `p0o42p1o7` (offsets below 10^18 fit Kafka's int64). Letters
+# and digits only: the simplest header value (schemathesis, for one, generates headers from those alone).
+RESUME_PATTERN = r"^(p[0-9]{1,6}o[0-9]{1,18}){1,256}$"
 RESUME_ID = re.compile(RESUME_PATTERN)
+_RESUME_PART = re.compile(r"p([0-9]+)o([0-9]+)")
 
 
 class AlertEvent(BaseModel):
@@ -92,12 +94,12 @@ def parse_alert(raw: bytes) -> AlertEvent:
 
 
 def parse_resume(last_event_id: str | None) -> dict[int, int]:
-    """`Last-Event-ID` ("<partition>-<next offset>" joined by '.') as {partition: next offset}."""
+    """`Last-Event-ID` (`p<partition>o<next offset>`, repeated) as {partition: next offset}."""
     if not last_event_id:
         return {}
     if not RESUME_ID.match(last_event_id):
         raise invalid("Last-Event-ID", "is not an event id this stream sent")
-    return {int(p): int(o) for p, o in (part.split("-") for part in last_event_id.split("."))}
+    return {int(p): int(o) for p, o in _RESUME_PART.findall(last_event_id)}
 
 
 def _consume(
@@ -184,7 +186,7 @@ async def alert_events(
 
 
 def _event_id(positions: dict[int, int]) -> str:
-    return ".".join(f"{p}-{o}" for p, o in sorted(positions.items()))
+    return "".join(f"p{p}o{o}" for p, o in sorted(positions.items()))
 
 
 @router.get(
@@ -199,7 +201,7 @@ def _event_id(positions: dict[int, int]) -> str:
             "content": {
                 "text/event-stream": {
                     "itemSchema": SSE_EVENT,
-                    "example": 'event: alert\nid: 0-42\ndata: {"id": "ERROR_RATE:..."}\n\n',
+                    "example": 'event: alert\nid: p0o42\ndata: {"id": "ERROR_RATE:..."}\n\n',
                 }
             },
         },  # fmt: skip
@@ -213,6 +215,7 @@ async def stream_alerts(
     severity: Annotated[Severity | None, Query(description="Only this severity.")] = None,
     last_event_id: Annotated[
         str | None,
+        WithJsonSchema({"type": "string", "pattern": RESUME_PATTERN}),  # absent or an id: a header is never null
         Header(
             alias="Last-Event-ID",
             pattern=RESUME_PATTERN,

@@ -169,7 +169,7 @@ async def get_anomaly(conn: DbConn, _key: ReadKey, anomaly_id: AnomalyId) -> Ano
     "/{anomaly_id}/acknowledge",
     response_model=Anomaly,
     summary="Acknowledge a CDN anomaly (scope: acknowledge)",
-    responses=responses(401, 403, 404, 422, 429),
+    responses=responses(400, 401, 403, 404, 422, 429),
 )
 async def acknowledge(
     conn: WriterConn,

@@ -126,8 +126,8 @@ def test_alert_records_from_flink_become_utc_events_with_the_anomaly_id():
 
 
 def test_resume_ids_are_strict():
-    assert parse_resume("0-15.1-3") == {0: 15, 1: 3} and parse_resume(None) == {}
-    for bad in ("0-15;1-3", "abc", "0-", "-1-2"):
+    assert parse_resume("p0o15p1o3") == {0: 15, 1: 3} and parse_resume(None) == {}
+    for bad in ("0-15.1-3", "p0o15;p1o3", "abc", "p0o", "p-1o2", "p0o1234567890123456789"):
         with pytest.raises(RequestValidationError):
             parse_resume(bad)
 
