@@ -195,3 +195,14 @@ def _failed(
         " next_attempt_at = case when %s then null else now() + %s end where id = %s",
         (attempts, str(exc)[:500], give_up, give_up, wait, id_),
     )
+
+
+def prune(conn: psycopg.Connection, keep_days: float) -> int:
+    """Delete finished deliveries older than `keep_days` (the log's retention); returns how many."""
+    with conn.transaction():
+        cur = conn.execute(
+            "delete from notifier.deliveries where status in ('delivered', 'suppressed', 'failed')"
+            " and created_at < now() - make_interval(secs => %s)",
+            (keep_days * 86_400,),
+        )
+    return cur.rowcount

@@ -127,6 +127,7 @@ class Defaults(_Strict):
     retry_max_backoff_s: float = Field(300, gt=0)  # retries back off exponentially up to this
     give_up_after_hours: float = Field(24, gt=0)  # then the delivery is `failed` (the Dagster check shows it)
     max_age_hours: float = Field(24, gt=0)  # an alert older than this when read is recorded, not sent
+    keep_days: float = Field(30, gt=0)  # finished deliveries (delivered, suppressed, failed) are deleted after this
 
 
 class Reports(_Strict):

@@ -19,13 +19,14 @@ from tenacity import RetryCallState, Retrying, retry_if_exception_type, wait_exp
 
 from notifier.alerts import parse_alert
 from notifier.channels import Sender
-from notifier.outbox import ensure_schema, record, release_held, send_due
+from notifier.outbox import ensure_schema, prune, record, release_held, send_due
 from notifier.rules import NotificationConfig
 from streampulse.settings import Settings
 
 log = logging.getLogger(__name__)
 GROUP_ID = "streampulse-notifier"
 STALL_S = 60  # the loop must have turned within this for /health to answer 200
+PRUNE_EVERY_S = 3600  # the delivery log's retention is applied hourly
 
 
 class Status:
@@ -90,6 +91,7 @@ def run(
     try:
         with psycopg.connect(settings.dsn(), options="-c timezone=UTC") as conn, httpx.Client() as http:
             sender = Sender(settings, http)
+            pruned = 0.0 - PRUNE_EVERY_S
             while not stop.is_set():
                 status.last_loop = time.monotonic()
                 messages = consumer.consume(num_messages=200, timeout=poll_s)
@@ -111,6 +113,9 @@ def run(
                                     asynchronous=False)  # fmt: skip
                 release_held(conn, config)
                 send_due(conn, config, sender)
+                if time.monotonic() - pruned > PRUNE_EVERY_S:
+                    log.info("pruned %d finished deliveries", prune(conn, config.defaults.keep_days))
+                    pruned = time.monotonic()
     finally:
         consumer.close()
 

@@ -32,6 +32,7 @@ from api.keys import create_key
 from api.main import create_app
 from notifier.alerts import Alert, alert_record
 from notifier.channels import EMAIL_KEY_HEADER, KEY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
+from notifier.outbox import prune
 from orchestration.notifications.checks import deliveries_healthy
 from orchestration.resources import KafkaResource, PostgresResource
 from streampulse.settings import REPO_ROOT, get_settings
@@ -324,5 +325,10 @@ def test_failed_and_lagging_deliveries_turn_the_dagster_check_red(isolated, rece
         wait_until(lambda: [(d["status"], d["reason"]) for d in deliveries(isolated) if d["subject"] == "edge-it-mil-3"]
                    == [("suppressed", "older than 24 h when read")], "the stale alert recorded", 30, 0.5)  # fmt: skip
         assert len(hook.requests) == 1
+        # Retention: finished deliveries older than keep_days are deleted, pending ones kept.
+        with psycopg.connect(isolated.dsn(), autocommit=True) as conn:
+            conn.execute("update notifier.deliveries set created_at = now() - interval '31 days'")
+            assert prune(conn, 30) == 2  # the delivered one and the stale one
+            assert [d["subject"] for d in deliveries(isolated)] == ["edge-it-mil-1"]  # pending
     finally:
         notifier.stop()
