@@ -12,6 +12,7 @@ from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
 
 
 def free_port() -> int:
@@ -83,14 +84,22 @@ class _Collect:
 
 @dataclass
 class SmtpReceiver:
-    """A real SMTP server (aiosmtpd) keeping every message it accepts."""
+    """A real SMTP server (aiosmtpd) keeping every message it accepts; with `credentials` it requires AUTH."""
 
     port: int = field(default_factory=free_port)
+    credentials: tuple[str, str] | None = None
     messages: list[EmailMessage] = field(default_factory=list)
     _controller: Controller | None = None
 
+    def _authenticate(self, server, session, envelope, mechanism, auth_data) -> AuthResult:  # noqa: ANN001
+        ok = isinstance(auth_data, LoginPassword) and self.credentials == (
+            auth_data.login.decode(), auth_data.password.decode())  # fmt: skip
+        return AuthResult(success=ok, handled=False)
+
     def start(self) -> SmtpReceiver:
-        self._controller = Controller(_Collect(self.messages), hostname="127.0.0.1", port=self.port)
+        auth = {"authenticator": self._authenticate, "auth_required": True, "auth_require_tls": False}
+        self._controller = Controller(_Collect(self.messages), hostname="127.0.0.1", port=self.port,
+                                      **(auth if self.credentials else {}))  # fmt: skip
         self._controller.start()
         return self
 

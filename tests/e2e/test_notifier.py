@@ -81,7 +81,8 @@ class Notifier:
             **os.environ, "STREAMPULSE_NOTIFICATIONS_FILE": str(tmp / "rules.yaml"),
             "STREAMPULSE_ALERTS_TOPIC": iso.alerts_topic, "STREAMPULSE_NOTIFIER_PORT": str(self.port),
             "STREAMPULSE_SMTP_HOST": "127.0.0.1", "STREAMPULSE_SMTP_PORT": str(smtp_port),
-            "STREAMPULSE_SMTP_PASSWORD": "smtp-" + SECRET, "TEST_WEBHOOK_SECRET": SECRET,
+            "STREAMPULSE_SMTP_USERNAME": "streampulse", "STREAMPULSE_SMTP_PASSWORD": "smtp-" + SECRET,
+            "TEST_WEBHOOK_SECRET": SECRET,
             "TEST_SLACK_URL": slack_url,
         }  # fmt: skip
         if iso.settings.database_external:
@@ -134,7 +135,11 @@ def rules(webhook: HttpReceiver, smtp_to: str = "oncall@example.com", cooldown: 
 
 @pytest.fixture
 def receivers() -> Iterator[tuple[HttpReceiver, HttpReceiver, SmtpReceiver]]:
-    hook, slack, smtp = HttpReceiver(fail_first=3), HttpReceiver(), SmtpReceiver()
+    hook, slack, smtp = (
+        HttpReceiver(fail_first=3),
+        HttpReceiver(),
+        SmtpReceiver(credentials=("streampulse", "smtp-" + SECRET)),
+    )
     yield hook, slack, smtp
     for r in (hook, slack, smtp):
         r.stop()
