@@ -166,7 +166,12 @@ def send_due(conn: psycopg.Connection, config: NotificationConfig, sender: Sende
             try:
                 if channel is None:
                     raise DeliveryError(f"channel {channel_name!r} is no longer configured", permanent=True)
-                sender.send_alert(channel, alert)
+                try:
+                    sender.send_alert(channel, alert)
+                except DeliveryError:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - one bad row must not stop every delivery: retried
+                    raise DeliveryError(f"unexpected {type(exc).__name__}") from None
             except DeliveryError as exc:
                 _failed(conn, config, id_, attempts + 1, created_at, exc)
                 log.warning("delivery %s of %s to %s failed (attempt %d): %s", id_, alert.idempotency_key,
