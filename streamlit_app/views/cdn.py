@@ -127,9 +127,10 @@ def drill_down(anomalies: pd.DataFrame) -> None:
     """What one anomaly hit: its region and titles during its minutes, its node's figures either side."""
     st.subheader("What it hit")
     labels = [f"{r.anomaly_kind} · {r.subject} · {r.started_at:%Y-%m-%d %H:%M} UTC" for r in anomalies.itertuples()]
-    chosen = st.selectbox("Anomaly", range(len(labels)), format_func=labels.__getitem__, key="cdn_drill")
+    # Chosen by label, so a new anomaly at the top of the list does not change the one shown.
+    chosen = st.selectbox("Anomaly", labels, key="cdn_drill")
     context = st.segmented_control("Minutes either side", [5, 15, 30], default=15, key="cdn_drill_context") or 15
-    row = anomalies.iloc[chosen or 0]
+    row = anomalies.iloc[labels.index(chosen) if chosen in labels else 0]
     ended = None if pd.isna(row.ended_at) else row.ended_at.to_pydatetime()
     hit = data.anomaly_impact(row.anomaly_kind, row.subject, row.region, row.started_at.to_pydatetime(), ended,
                               context)  # fmt: skip
