@@ -108,12 +108,17 @@ class _Sink(io.RawIOBase):
     def __init__(self) -> None:
         super().__init__()
         self._chunks: list[bytes] = []
+        self._position = 0  # Parquet's metadata records where each column chunk starts
 
     def writable(self) -> bool:
         return True
 
+    def tell(self) -> int:
+        return self._position
+
     def write(self, data: bytes) -> int:  # type: ignore[override]
         self._chunks.append(bytes(data))
+        self._position += len(data)
         return len(data)
 
     def take(self) -> bytes:
@@ -127,6 +132,7 @@ class Encoder:
     def __init__(self, fmt: Format, names: Sequence[str], type_oids: Sequence[int]) -> None:
         self.fmt, self.names = fmt, list(names)
         self.csv_formatters = [_csv_formatter(oid) for oid in type_oids]
+        self.binary = [i for i, oid in enumerate(type_oids) if oid == 17]  # bytea: standard base64 in JSON too
         if fmt is Format.parquet:
             self.types = [_ARROW.get(oid, pa.string()) for oid in type_oids]
             self.converters: list[Callable[[Any], Any]] = [
@@ -148,9 +154,12 @@ class Encoder:
             fmts = self.csv_formatters
             return "".join(",".join([f(v) for f, v in zip(fmts, row, strict=True)]) + "\n" for row in rows).encode()
         if self.fmt is Format.ndjson:
+            if self.binary:
+                rows = [
+                    tuple(_text(v) if i in self.binary and v is not None else v for i, v in enumerate(r)) for r in rows
+                ]
             return b"".join(
-                to_json(dict(zip(self.names, row, strict=True)), bytes_mode="base64", inf_nan_mode="strings") + b"\n"
-                for row in rows
+                to_json(dict(zip(self.names, row, strict=True)), inf_nan_mode="strings") + b"\n" for row in rows
             )
         columns = [
             pa.array([conv(row[i]) for row in rows], type=t)
@@ -165,9 +174,9 @@ class Encoder:
     def footer(self) -> bytes:
         if self.fmt is not Format.parquet:
             return b""
-        self._flush_row_group()
+        last_row_group = self._flush_row_group()
         self.writer.close()
-        return self.sink.take()
+        return last_row_group + self.sink.take()
 
     def _flush_row_group(self) -> bytes:
         if self.pending:

@@ -34,6 +34,9 @@ _DATE_TIME_RE = re.compile(
     _DATE + r"[Tt]([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]+))?(?:([Zz])|([+-])([0-9]{2}):([0-9]{2}))"
 )
 _DATE_RE = re.compile(_DATE)
+_COMMON_RE = re.compile(  # uppercase T and Z, at most microseconds, no leap second: what fromisoformat reads alike
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])"
+)
 _DATE_TIME_HINT = "must be an RFC 3339 date-time with an offset, e.g. 2026-01-01T00:00:00Z"
 
 
@@ -55,6 +58,11 @@ def _clamp(instant: datetime) -> datetime:
 
 def parse_instant(value: object) -> datetime:
     """An RFC 3339 date-time (offset required) as an aware UTC datetime, clamped to 1970..9000."""
+    if isinstance(value, str) and _COMMON_RE.fullmatch(value):  # the usual shape, parsed in C (the hot path)
+        try:
+            return _clamp(datetime.fromisoformat(value).astimezone(UTC))
+        except (ValueError, OverflowError):
+            pass  # year 0, a leap second, a day that does not exist...: decided below
     match = _DATE_TIME_RE.fullmatch(value) if isinstance(value, str) else None
     if match is None:
         raise ValueError(_DATE_TIME_HINT)
