@@ -148,7 +148,7 @@ class Daemon:
 
         The Flink client the run worker started runs in a session of its own (flink_jobs.deploy): a submission
         is an outside operation that outlives its caller, as `flink run -d` would. It carries on."""
-        if self.process is None:
+        if self.process is None or self.process.poll() is not None:
             return {}
         sid = os.getsid(self.process.pid)
         procs = [psutil.Process(self.process.pid), *psutil.Process(self.process.pid).children(recursive=True)]
@@ -197,6 +197,8 @@ def inject(fault: str, job: chaos.Job, generator: chaos.Generator, daemon: Daemo
             details["recovered_by"] = "the restarted JobManager (ZooKeeper HA), same job id"
     elif fault == "dagster":
         assert daemon is not None
+        # Up only for its fault: its schedules (checks, dbt builds) would otherwise load the round throughout.
+        daemon.start()
         cancelled_at = time.time()
         job.cancel()  # the job is gone: the daemon's sensor redeploys it from the newest checkpoint ...
         wait_until(daemon.deploying, "the Dagster daemon to start redeploying the job", 180)
@@ -205,7 +207,12 @@ def inject(fault: str, job: chaos.Job, generator: chaos.Generator, daemon: Daemo
         daemon.start()
         details["deploying_after_s"] = round(fault_at - cancelled_at, 1)
         follow_job(job, 600)
-        details["recovered_by"] = "the restarted daemon's sensor (the orphaned deploy run marked failed)"
+        details["recovered_by"] = (
+            "the submission that outlived the daemon; the restarted daemon's sensor marked the orphaned run failed"
+        )
+        recovery = chaos.wait_recovered(job, fault_at, timeout_s=600)
+        daemon.kill()
+        return recovery, details
     elif fault == "generator":
         fault_at = time.time()
         generator.kill()
@@ -234,8 +241,6 @@ def run_round(settings: Settings, faults: list[str], events_per_fault: int, roun
     job = chaos.Job(settings, iso.job_name, topic, database, iso.alerts_topic)
     job.submit()
     daemon = Daemon(settings, iso, settings.log_dir / "bench-chaos-dagster-daemon.log") if "dagster" in faults else None
-    if daemon:
-        daemon.start()
     results: list[dict] = []
     span = timedelta(minutes=math.ceil(events_per_fault / SEGMENT_RATE / 60))
     try:
@@ -266,7 +271,7 @@ def run_round(settings: Settings, faults: list[str], events_per_fault: int, roun
         producer = EventProducer(settings, topic)
         send_clock(producer, T0 + len(faults) * span + timedelta(seconds=30))
         producer.flush()
-        records = oracle.read_topic(settings, topic)  # once per round
+        records = oracle.read_topic(settings, topic, fields=oracle.RECONCILED_FIELDS)  # once per round
         last = results[-1]
         last_ok = lambda: reconcile(settings, topic, database, last["segment_start"], last["segment_end"],  # noqa: E731
                                     records=records).ok  # fmt: skip

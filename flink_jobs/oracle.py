@@ -70,8 +70,21 @@ class TopicRecords:
         return self._classified[watermark_delay_ms]
 
 
-def read_topic(settings: Settings, topic: str, partitions: int | None = None, timeout_s: float = 600) -> TopicRecords:
-    """Every record up to the end offsets seen at the start, decoded with its writer schema from the registry."""
+# What the reconciliation reads of an event: the other fields (device, referrer, ...) feed no real-time table.
+RECONCILED_FIELDS = ("event_id", "event_type", "event_time", "content_id", "user_id", "region", "cdn_node",
+                     "bytes_sent", "ttfb_ms", "throughput_kbps", "error_code", "price_minor", "currency")  # fmt: skip
+
+
+def read_topic(
+    settings: Settings,
+    topic: str,
+    partitions: int | None = None,
+    timeout_s: float = 600,
+    fields: tuple[str, ...] | None = None,
+) -> TopicRecords:
+    """Every record up to the end offsets seen at the start, decoded with its writer schema from the registry.
+
+    `fields`: keep only these event fields (and partition, offset): a week of events then fits in memory."""
     registry = SchemaRegistryClient({"url": settings.registry_url})
     schemas: dict[int, dict] = {}
     partitions = partitions or partitions_of(settings, topic)
@@ -106,11 +119,11 @@ def read_topic(settings: Settings, topic: str, partitions: int | None = None, ti
                 except Exception as exc:  # noqa: BLE001 - any undecodable record is a dead letter
                     bad[(p, offset)] = f"{type(exc).__name__}: {exc}"
             if len(rows) >= CHUNK:
-                frames.append(_compact(pd.DataFrame(rows)))
+                frames.append(_compact(pd.DataFrame(rows), fields))
                 rows = []
     finally:
         consumer.close()
-    frames.append(_compact(pd.DataFrame(rows)))
+    frames.append(_compact(pd.DataFrame(rows), fields))
     df = pd.concat([f for f in frames if not f.empty], ignore_index=True) if any(len(f) for f in frames) else frames[-1]
     if df.empty:
         df = pd.DataFrame(columns=["event_time", "content_id", "event_type", "partition", "offset"])
@@ -119,8 +132,10 @@ def read_topic(settings: Settings, topic: str, partitions: int | None = None, ti
     return TopicRecords(df, bad, ends)
 
 
-def _compact(frame: pd.DataFrame) -> pd.DataFrame:
-    """Text columns as Arrow strings: ~730 bytes an event as Python objects, ~300 so (millions of events)."""
+def _compact(frame: pd.DataFrame, fields: tuple[str, ...] | None = None) -> pd.DataFrame:
+    """Only `fields`, and text columns as Arrow strings: ~730 bytes an event as Python objects, ~260 so."""
+    if fields is not None and not frame.empty:
+        frame = frame[[c for c in frame.columns if c in fields or c in ("partition", "offset")]].copy()
     for column in frame.select_dtypes(include="object").columns:
         frame[column] = frame[column].astype("string[pyarrow]")
     return frame

@@ -190,7 +190,7 @@ def reconcile(
 ) -> Report:
     """Recompute every real-time table for windows starting in [start, end) from Kafka and diff with PostgreSQL."""
     topic = topic or settings.events_topic
-    records = records or oracle.read_topic(settings, topic)
+    records = records or oracle.read_topic(settings, topic, fields=oracle.RECONCILED_FIELDS)
     low, high = default_range(records, settings) if not (start and end) else (start, end)
     # Whole minutes: every table's rows, and the late events, are then selected by the same boundaries.
     start, end = _minute(start or low), _minute(end or high)
