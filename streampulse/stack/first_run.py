@@ -21,7 +21,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import psycopg
 
@@ -79,7 +79,9 @@ def _newest_minute(settings: Settings) -> datetime | None:
         return conn.execute("select max(window_end) from realtime.content_minute_stats").fetchone()[0]
 
 
-def build_warehouse(settings: Settings, say: Callable[[str], None], history_end: datetime | None) -> None:
+def build_warehouse(
+    settings: Settings, say: Callable[[str], None], history_end: datetime | None, today: date | None = None
+) -> None:
     """dbt run once the job has the history; then yesterday's report when the marts have that day. Marts that
     exist already are left to Dagster's schedule (a restart need not wait for dbt), unless history was just
     generated."""
@@ -95,7 +97,7 @@ def build_warehouse(settings: Settings, say: Callable[[str], None], history_end:
             f"{built.stdout.strip()[-400:]}")  # fmt: skip
         return
     say("BI marts built (dbt run)")
-    yesterday = datetime.now(timezone.utc).date() - timedelta(days=1)
+    yesterday = (today or datetime.now(timezone.utc).date()) - timedelta(days=1)
     if (settings.reports_dir / yesterday.isoformat()).exists():
         return
     with psycopg.connect(settings.dsn(), connect_timeout=5) as conn:
