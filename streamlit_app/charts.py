@@ -271,22 +271,21 @@ def anomaly_timeline(anomalies: pd.DataFrame, now: pd.Timestamp) -> alt.Chart:
     )
 
 
-def anomaly_impact_chart(minutes: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> alt.VConcatChart:
-    """An anomaly's node(s) minute by minute, error rate above p95 time to first byte, its minutes shaded."""
+def anomaly_impact_chart(minutes: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp, field: str) -> alt.LayerChart:
+    """An anomaly's node(s) minute by minute (`field`: error_rate or ttfb_p95_ms), its minutes shaded."""
     span = alt.Chart(pd.DataFrame({"start": [start], "end": [end]})).mark_rect(opacity=0.15, color="#d62728")
-    span = span.encode(x="start:T", x2="end:T")
-
-    def panel(field: str, title: str) -> alt.LayerChart:
-        line = (
-            alt.Chart(minutes)
-            .mark_line(point=True)
-            .encode(
-                x=_time_x("window_start", "minute (UTC)"),
-                y=alt.Y(f"{field}:Q", title=title),
-                color=alt.Color("cdn_node:N", title="edge node"),
-                tooltip=["cdn_node", "phase", alt.Tooltip("window_start:T", format="%H:%M UTC"), field, "requests"],
-            )
+    line = (
+        alt.Chart(minutes)
+        .mark_line(point=True)
+        .encode(
+            x=_time_x("window_start", "minute (UTC)"),
+            y=alt.Y(
+                f"{field}:Q",
+                title={"error_rate": "error rate", "ttfb_p95_ms": "p95 TTFB (ms)"}[field],
+                axis=alt.Axis(format="%") if field == "error_rate" else alt.Axis(),
+            ),  # fmt: skip
+            color=alt.Color("cdn_node:N", title="edge node"),
+            tooltip=["cdn_node", "phase", alt.Tooltip("window_start:T", format="%H:%M UTC"), field, "requests"],
         )
-        return alt.layer(span, line).properties(height=160)
-
-    return alt.vconcat(panel("error_rate", "error rate"), panel("ttfb_p95_ms", "p95 TTFB (ms)"))
+    )
+    return alt.layer(span.encode(x=_time_x("start", "minute (UTC)"), x2="end:T"), line).properties(height=170)

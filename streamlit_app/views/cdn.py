@@ -148,7 +148,9 @@ def drill_down(anomalies: pd.DataFrame) -> None:
         )
     if not hit["minutes"].empty:
         during = phases.loc["during"]
-        st.altair_chart(charts.anomaly_impact_chart(hit["minutes"], during.start, during.end), width="stretch")
+        for field in ("error_rate", "ttfb_p95_ms"):
+            chart = charts.anomaly_impact_chart(hit["minutes"], during.start, during.end, field)
+            st.altair_chart(chart, width="stretch", key=f"cdn-drill-{field}")
     totals = hit["region"].iloc[0]
     st.markdown(
         f"In region **{row.region}** during its minutes: {int(totals.events):,} events on "

@@ -69,6 +69,12 @@ def anomalies() -> pd.DataFrame:
         lambda: charts.cdn_heatmap(cdn(), "ttfb_p95_ms"),
         lambda: charts.latency_percentiles(cdn()),
         lambda: charts.anomaly_timeline(anomalies(), pd.Timestamp(T0 + timedelta(minutes=10))),
+        lambda: charts.anomaly_impact_chart(
+            cdn().assign(phase="during"), pd.Timestamp(T0), pd.Timestamp(T0 + timedelta(minutes=2)), "error_rate"
+        ),
+        lambda: charts.anomaly_impact_chart(
+            cdn().assign(phase="before"), pd.Timestamp(T0), pd.Timestamp(T0 + timedelta(minutes=2)), "ttfb_p95_ms"
+        ),
         lambda: charts.world_map(
             pd.DataFrame(
                 {
