@@ -287,7 +287,7 @@ class _Pending:
     a million follow-ups pending).
     """
 
-    FANOUT = 8
+    FANOUT = 16  # measured: fewer copies than 8, and a search over 16 runs per tier costs microseconds
 
     def __init__(self) -> None:
         self.tiers: list[list[tuple[np.ndarray, np.ndarray]]] = []  # runs of (due ms, records), sorted by due
