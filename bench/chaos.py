@@ -28,6 +28,7 @@ recovered_s_median, recovered_s_max) and prints one SUMMARY line.
 from __future__ import annotations
 
 import argparse
+import ctypes
 import json
 import math
 import os
@@ -109,6 +110,11 @@ def zookeeper_leader(settings: Settings) -> str:
     raise RuntimeError("no ZooKeeper server says it leads")
 
 
+def _die_with_parent() -> None:
+    """A daemon outliving a killed benchmark would keep redeploying its job (it did, after an OOM kill)."""
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
 class Daemon:
     """A Dagster daemon of the round's own (its sensor watches this round's job), to be crashed mid-redeploy."""
 
@@ -129,7 +135,7 @@ class Daemon:
         cmd = [str(Path(sys.executable).parent / "dagster-daemon"), "run", "-w", str(REPO / "workspace.yaml")]
         with self.log_file.open("a") as log:
             self.process = subprocess.Popen(cmd, cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-                                            start_new_session=True)  # fmt: skip
+                                            start_new_session=True, preexec_fn=_die_with_parent)  # fmt: skip
 
     def deploying(self) -> bool:
         """A submission of the job (`python -m flink_jobs.deploy`) runs under this daemon."""
