@@ -54,7 +54,7 @@ from flink_jobs.reconcile import reconcile  # noqa: E402
 from generator.producer import EventProducer  # noqa: E402
 from streampulse import bootstrap, waiting  # noqa: E402
 from streampulse.settings import Settings, get_settings  # noqa: E402
-from streampulse.stack.components import zookeeper_name  # noqa: E402
+from streampulse.stack.components import node_name  # noqa: E402
 from tests import chaos  # noqa: E402
 from tests.conftest import Isolated, _drop  # noqa: E402
 from tests.e2e.helpers import send_clock  # noqa: E402
@@ -106,7 +106,7 @@ def zookeeper_leader(settings: Settings) -> str:
         with socket.create_connection((settings.bind_host, port), timeout=3) as conn:
             conn.sendall(b"srvr")
             if b"Mode: leader" in conn.recv(4096) or len(settings.zookeeper_ports) == 1:
-                return zookeeper_name(node)
+                return node_name("zookeeper", node)
     raise RuntimeError("no ZooKeeper server says it leads")
 
 

@@ -30,6 +30,11 @@ CORE = "core"
 APPS = "apps"
 
 
+def node_name(base: str, node: int) -> str:
+    """Node 1 of a replicated component keeps the single-node name (its folders too); then base-2, base-3."""
+    return base if node == 1 else f"{base}-{node}"
+
+
 def render(template: str, target: Path, **values: object) -> Path:
     text = Template((TEMPLATES / template).read_text()).substitute({k: str(v) for k, v in values.items()})
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -125,8 +130,7 @@ def postgres_health(settings: Settings) -> Callable[[], None]:
 # Kafka
 # ---------------------------------------------------------------------------------------------
 def kafka_node_name(node: int) -> str:
-    """Broker 1 is `kafka` (its folders and component keep the single-broker names); then kafka-2, kafka-3."""
-    return "kafka" if node == 1 else f"kafka-{node}"
+    return node_name("kafka", node)
 
 
 def prepare_kafka(settings: Settings, java: Java, node: int = 1) -> None:
@@ -273,19 +277,14 @@ def flink_ha_dir(settings: Settings) -> Path:
     return settings.data_dir / "flink" / "ha"
 
 
-def zookeeper_name(node: int) -> str:
-    """Server 1 is `zookeeper` (its folders keep the single-server names); then zookeeper-2, zookeeper-3."""
-    return "zookeeper" if node == 1 else f"zookeeper-{node}"
-
-
 def zookeeper_data_dir(settings: Settings, node: int = 1) -> Path:
-    return settings.data_dir / zookeeper_name(node)
+    return settings.data_dir / node_name("zookeeper", node)
 
 
 def zookeeper_conf_dir(settings: Settings, node: int = 1) -> Path:
     """Flink's zookeeper.sh reads zoo.cfg from FLINK_CONF_DIR: one folder per server of an ensemble."""
     conf = settings.state_dir / "conf"
-    return conf / "flink" if node == 1 else conf / f"flink-{zookeeper_name(node)}"
+    return conf / "flink" if node == 1 else conf / f"flink-{node_name('zookeeper', node)}"
 
 
 def zookeeper_quorum(settings: Settings) -> str:
@@ -399,10 +398,6 @@ def flink_env(settings: Settings, java: Java) -> dict[str, str]:
     }
 
 
-def taskmanager_name(node: int) -> str:
-    return "flink-taskmanager" if node == 1 else f"flink-taskmanager-{node}"
-
-
 def flink_health(settings: Settings, name: str = "flink-taskmanager") -> Callable[[], None]:
     def check() -> None:
         registered = {tm.get("id") for tm in FlinkRest.from_settings(settings, timeout_s=3).taskmanagers()}
@@ -514,7 +509,7 @@ def build_components(settings: Settings, java: Java) -> list[Component]:
         fhome = flink_home()
         if settings.flink_high_availability:
             for node in range(1, settings.zookeeper_nodes + 1):
-                name = zookeeper_name(node)
+                name = node_name("zookeeper", node)
                 components.append(
                     Component(
                         name=name,
@@ -550,7 +545,7 @@ def build_components(settings: Settings, java: Java) -> list[Component]:
             ),
         ]
         for node in range(1, settings.flink_taskmanagers + 1):
-            name = taskmanager_name(node)
+            name = node_name("flink-taskmanager", node)
             components.append(
                 Component(
                     name=name,
