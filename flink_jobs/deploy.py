@@ -12,6 +12,7 @@ import json
 import logging
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,7 +23,7 @@ import httpx
 import psycopg
 from pydantic import BaseModel, SecretStr
 
-from flink_jobs import runner, savepoints
+from flink_jobs import plans, runner, savepoints
 from flink_jobs.rest import ENDED_STATES, FlinkRest, all_tasks_running
 from streampulse.settings import Settings
 from streampulse.waiting import wait_until
@@ -44,18 +45,21 @@ class JobSpec(BaseModel):
 
 
 def submit(settings: Settings, spec: JobSpec | None = None) -> str:
-    """Submit the job and return its id. Runs a PyFlink client JVM in this process."""
+    """Submit the job and return its id. Runs a PyFlink client JVM in this process.
+
+    The job is submitted from its compiled plan (flink_jobs/plans.py), compiled first when this SQL and
+    configuration have none yet: planning is what a fresh client spends most of its time on."""
     from pyflink.common import Configuration
     from pyflink.table import EnvironmentSettings, TableEnvironment
 
     spec = spec or JobSpec()
     job_name = spec.job_name or settings.flink_job_name
+    sql_version = runner.sql_version(spec.sql_dir)
     jars = settings.flink_connector_jars()
     if not jars:
         raise SystemExit(f"No connector jars in {settings.lib_dir / 'flink'}: run `make setup`.")
     rest = urlsplit(settings.flink_url)
-    config = Configuration()
-    for key, value in {
+    options = {
         "execution.target": "remote",
         "rest.address": rest.hostname,
         "rest.port": str(rest.port or 8081),
@@ -80,18 +84,12 @@ def submit(settings: Settings, spec: JobSpec | None = None) -> str:
         # tests/e2e/test_stream_analytics.py). It was worth about 30% of catch-up throughput.
         "execution.attached": "false",
         # The SQL version travels with the job (Flink UI and REST: /jobs/<id>/config, user-config).
-        "pipeline.global-job-parameters": f"sql_version:{runner.sql_version(spec.sql_dir)}",
-    }.items():
-        config.set_string(key, value)
+        "pipeline.global-job-parameters": f"sql_version:{sql_version}",
+    }
     if not settings.flink_external:
         # One checkpoint folder per job name on the local cluster: a restore from disk (after the REST
         # API forgot earlier runs) can then only pick this job's own state, never another job's.
-        config.set_string("execution.checkpointing.dir", savepoints.checkpoint_root(settings, job_name).as_uri())
-    if spec.from_checkpoint:
-        config.set_string("execution.state-recovery.path", spec.from_checkpoint)
-    env = TableEnvironment.create(
-        EnvironmentSettings.new_instance().in_streaming_mode().with_configuration(config).build()
-    )
+        options["execution.checkpointing.dir"] = savepoints.checkpoint_root(settings, job_name).as_uri()
     values = runner.placeholders(
         settings,
         spec.topic or settings.events_topic,
@@ -101,11 +99,37 @@ def submit(settings: Settings, spec: JobSpec | None = None) -> str:
         realtime_schema=spec.realtime_schema,
     )
     source_options = runner.BOUNDED_SOURCE_OPTIONS if spec.bounded else None
-    result = None
-    for statement in runner.render_statements(values, spec.sql_dir, source_options):
-        result = env.execute_sql(statement)
-    if result is None or result.get_job_client() is None:
-        raise SystemExit("The SQL files contain no INSERT: nothing was submitted.")
+    statements = runner.render_statements(values, spec.sql_dir, source_options)
+    jobs = [s for s in statements if plans.is_job(s)]
+    if len(jobs) != 1:
+        raise SystemExit(
+            f"The SQL files in {spec.sql_dir} must end in exactly one INSERT or EXECUTE STATEMENT SET "
+            f"(found {len(jobs)}): nothing was submitted."
+        )
+    # The restore point is not part of the key: one plan serves every restore of the same job.
+    plan = plans.plan_path(settings, sql_version, plans.plan_key(statements, options, jars))
+    options["pipeline.global-job-parameters"] += f",sql_plan:{plan.stem}"
+    config = Configuration()
+    for key, value in options.items():
+        config.set_string(key, value)
+    if spec.from_checkpoint:
+        config.set_string("execution.state-recovery.path", spec.from_checkpoint)
+    env = TableEnvironment.create(
+        EnvironmentSettings.new_instance().in_streaming_mode().with_configuration(config).build()
+    )
+    cached = plan.exists()
+    started = time.monotonic()
+    for statement in statements:
+        if not plans.is_job(statement) and not (cached and plans.carried_by_plan(statement)):
+            env.execute_sql(statement)
+    if not cached:
+        plans.compile_plan(env, jobs[0], plan)
+        log.info("Compiled the job's plan into %s (%.1f s)", plan, time.monotonic() - started)
+    # Always from the plan file, also right after compiling it: every job of this platform gets its operator
+    # uids the same way, so any of its checkpoints restores into any later submission of the same plan.
+    result = plans.execute_plan(env, plan)
+    if result.get_job_client() is None:
+        raise SystemExit(f"Executing the plan {plan} submitted no job.")
     return str(result.get_job_client().get_job_id())
 
 
