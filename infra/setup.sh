@@ -70,7 +70,8 @@ fi
 udf_stamp=$(stamp_of flink_jobs/udf/pom.xml $(find flink_jobs/udf/src -type f | sort))
 if [ "$(cat "$STATE/lib/.udf-stamp" 2>/dev/null)" != "$udf_stamp" ]; then
   log "building the Flink functions (flink_jobs/udf)"
-  mvn -q -B -f flink_jobs/udf/pom.xml -Dstreampulse.lib="$STATE/lib" package
+  # Its tests (flink_jobs/udf/src/test) run in `make check` (tests/unit/test_flink_udf.py), not here.
+  mvn -q -B -f flink_jobs/udf/pom.xml -Dstreampulse.lib="$STATE/lib" -Dmaven.test.skip=true package
   echo "$udf_stamp" > "$STATE/lib/.udf-stamp"
 else
   log "Flink functions up to date"
