@@ -104,7 +104,21 @@ async def require_stream_key(request: Request, presented: Annotated[str | None, 
         return await authorize(request, conn, presented, "read")
 
 
+async def read_conn(
+    request: Request, presented: Annotated[str | None, Security(api_key_header)]
+) -> AsyncIterator[AsyncConnection]:
+    """A reader connection for a caller whose key holds `read`, checked on that same connection.
+
+    `ReadKey` + `DbConn` in one dependency, for the hot endpoints: FastAPI's dependency resolution costs CPU
+    per node and per parameter on every request (it was about half of a trending request's CPU in cProfile),
+    so fewer nodes answer more requests per core."""
+    async with request.app.state.reader.connection() as conn:
+        await authorize(request, conn, presented, "read")
+        yield conn
+
+
 require_key = require_scope("read")
 ReadKey = Annotated[ApiKey, Depends(require_key)]
+ReadConn = Annotated[AsyncConnection, Depends(read_conn)]
 AckKey = Annotated[ApiKey, Depends(require_scope("acknowledge"))]
 StreamKey = Annotated[ApiKey, Depends(require_stream_key)]

@@ -1,19 +1,82 @@
-"""JSON responses for the hot endpoints without building pydantic models per row.
+"""JSON responses for the hot endpoints: plain dicts serialised by orjson, with an ETag and freshness headers.
 
 The route still declares its `response_model` (OpenAPI, schemathesis check the shape); the handler returns
-plain dicts serialised by pydantic-core, which writes UTC datetimes as ISO 8601 with `Z`, like the models.
+plain dicts. orjson writes UTC datetimes as ISO 8601 with `Z` (OPT_UTC_Z), exactly as pydantic does for the
+models (a unit test compares the bytes), about 4x faster than pydantic-core's `to_json` for untyped dicts.
+
+HTTP caching (docs/api.md): every answer carries a strong `ETag` (a hash of its bytes) and `Cache-Control:
+private, max-age=<seconds until the next minute window closes>`: the data of these endpoints changes when a
+window closes (a new minute or trending window lands), so a client may reuse an answer until then and
+afterwards revalidate with `If-None-Match`, which is answered `304 Not Modified` without a body when nothing
+changed. The query still runs for a revalidation (the ETag is the answer's hash): it saves the transfer.
 """
 
 from __future__ import annotations
 
+import hashlib
+import time
 from typing import Any
 
+import orjson
+from fastapi import Request
 from fastapi.responses import Response
-from pydantic_core import to_json
+from pydantic_core import to_jsonable_python
+
+_OPTIONS = orjson.OPT_UTC_Z
+
+
+def dumps(content: Any) -> bytes:  # noqa: ANN401 - any JSON-able value
+    """The JSON bytes of `content`; types orjson does not know (Decimal, ...) go through pydantic-core."""
+    return orjson.dumps(content, option=_OPTIONS, default=to_jsonable_python)
 
 
 class FastJSON(Response):
     media_type = "application/json"
 
     def render(self, content: Any) -> bytes:  # noqa: ANN401 - any JSON-able value
-        return to_json(content)
+        return dumps(content)
+
+
+def seconds_to_next_window_close(now: float | None = None) -> int:
+    """Whole seconds until the next UTC minute boundary (when the next 1-minute window closes), at least 1."""
+    now = time.time() if now is None else now
+    return max(1, 60 - int(now) % 60)
+
+
+def _matches(if_none_match: str, etag: str) -> bool:
+    """RFC 9110 weak comparison, as If-None-Match asks: `*`, or any listed tag with the same opaque value."""
+    if if_none_match.strip() == "*":
+        return True
+    return any(tag.strip().removeprefix("W/") == etag for tag in if_none_match.split(","))
+
+
+def cacheable_json(request: Request, content: Any, body: bytes | None = None) -> Response:  # noqa: ANN401
+    """`content` (or its already rendered `body`) as JSON with ETag and Cache-Control; 304 when the client's
+    `If-None-Match` names the same ETag."""
+    body = dumps(content) if body is None else body
+    etag = '"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
+    headers = {"ETag": etag, "Cache-Control": f"private, max-age={seconds_to_next_window_close()}"}
+    if_none_match = request.headers.get("if-none-match")
+    if if_none_match and _matches(if_none_match, etag):
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type="application/json", headers=headers)
+
+
+# OpenAPI entries for the two headers and the 304 (merged into a route's `responses`).
+CACHE_HEADERS = {
+    "ETag": {
+        "description": "A strong entity tag of this answer; send it back in `If-None-Match` to revalidate.",
+        "required": True,
+        "schema": {"type": "string"},
+    },
+    "Cache-Control": {
+        "description": "`private, max-age=N`: N seconds until the next 1-minute window closes (when the data "
+        "can change).",
+        "required": True,
+        "schema": {"type": "string"},
+    },
+}
+CACHE_RESPONSES: dict[int | str, dict] = {
+    200: {"headers": CACHE_HEADERS},
+    304: {"description": "Not modified: the `If-None-Match` tag is still current.", "headers": CACHE_HEADERS},
+}

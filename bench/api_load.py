@@ -5,10 +5,21 @@ x 2,000 minutes of realtime.content_minute_stats, plus 13 scopes x 2,000 windows
 realtime.trending and a 5,000-item catalog), starts uvicorn (`--workers`, uvloop, httptools, no access log)
 with a read key, and drives it with `wrk` (C, one thread, keep-alive connections; `apt-get install wrk`)
 through Lua scripts that ask for random items, hours, scopes and windows. Each scenario runs several times;
-the median is reported with the p50/p99 of that run (wrk's histogram, microsecond resolution).
+the median is reported with the p50/p99 of that run (wrk's histogram, microsecond resolution), and the worst
+p99 of all runs.
+
+The rate limiter is on (a moving window per key, with a limit far above the offered load so that it never
+answers 429: any 429 would count as an error) and every request carries an API key that is checked (`read`
+scope; verified keys are remembered for `STREAMPULSE_API_KEY_CACHE_SECONDS`, as in production). The JSON
+records both, the arguments, the core count, the load average around every run and the API's CPU time per
+request (user + system of its processes: the figure that does not depend on other work on the machine).
+
+`--compare-with REV` also serves the API code of git revision REV (its `api/` package; everything else from
+the work tree) over the same database and alternates its runs with the current code's (before, after,
+before, ...), so that both see the same machine load; the JSON then holds both and their ratios.
 
     .venv/bin/python bench/api_load.py [--items 5000] [--minutes 2000] [--runs 3] [--duration 15]
-                                       [--connections 16] [--workers 2] [--keep-db]
+                                       [--connections 16] [--workers 2] [--keep-db] [--compare-with REV]
 """
 
 from __future__ import annotations
@@ -110,12 +121,19 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_api(dsn: str, port: int, workers: int) -> subprocess.Popen:
-    env = dict(os.environ, DATABASE_URL=dsn, STREAMPULSE_API_RATE_LIMIT="1000000/second", STREAMPULSE_API_POOL_SIZE="8")
+RATE_LIMIT = "1000000/second"  # on, but far above what 2 cores can serve: it never answers 429 here
+POOL_SIZE = 8
+
+
+def start_api(dsn: str, port: int, workers: int, code_dir: Path = REPO) -> subprocess.Popen:
+    """uvicorn serving `api` from `code_dir` (the work tree, or an exported older revision of `api/`)."""
+    path = os.pathsep.join(dict.fromkeys([str(code_dir), str(REPO)]))  # `api` from code_dir, the rest from REPO
+    env = dict(os.environ, DATABASE_URL=dsn, STREAMPULSE_API_RATE_LIMIT=RATE_LIMIT,
+               STREAMPULSE_API_POOL_SIZE=str(POOL_SIZE), PYTHONPATH=path)  # fmt: skip
     cmd = [sys.executable, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1", "--port", str(port),
            "--workers", str(workers), "--loop", "uvloop", "--http", "httptools", "--no-access-log",
            "--log-level", "warning"]  # fmt: skip
-    proc = subprocess.Popen(cmd, cwd=REPO, env=env)
+    proc = subprocess.Popen(cmd, cwd=code_dir, env=env)
     try:
         wait_until(lambda: httpx.get(f"http://127.0.0.1:{port}/ready", timeout=2).status_code == 200,
                    "the API becoming ready", 60, interval_s=0.5, retry_on=(httpx.HTTPError,))  # fmt: skip
@@ -147,6 +165,29 @@ def wrk(url: str, script: str, duration: int, connections: int) -> dict:
             "max_ms": worst / 1000, "errors": errors, "requests": requests}  # fmt: skip
 
 
+def export_api(rev: str, into: Path) -> str:
+    """Write the `api/` package of git revision `rev` under `into`; return the full commit id."""
+    commit = subprocess.run(["git", "rev-parse", "--verify", f"{rev}^{{commit}}"], cwd=REPO, capture_output=True,
+                            text=True, check=True).stdout.strip()  # fmt: skip
+    archive = subprocess.run(["git", "archive", commit, "api"], cwd=REPO, capture_output=True, check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    return commit
+
+
+def current_commit() -> str:
+    out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip()
+    dirty = subprocess.run(["git", "status", "--porcelain", "api"], cwd=REPO, capture_output=True, text=True).stdout
+    return out + (" + uncommitted changes in api/" if dirty.strip() else "")
+
+
+def summarize(runs: list[dict]) -> dict:
+    """The median run by requests/s, and the worst p99 and the highest load average of all runs."""
+    median = sorted(runs, key=lambda r: r["requests_per_s"])[len(runs) // 2]
+    return {"median": median, "worst_p99_ms": max(r["p99_ms"] for r in runs),
+            "max_load_average_1m": max(r["load_average_1m"] for r in runs),
+            "errors": sum(r["errors"] for r in runs), "runs": runs}  # fmt: skip
+
+
 def explain(dsn: str) -> dict:
     """The plans of the two hot queries, as the API runs them (for docs/api.md)."""
     from api.routers.content import MINUTE_SQL
@@ -173,6 +214,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--keep-db", action="store_true", help="reuse a filled bench database; keep it afterwards")
+    parser.add_argument("--compare-with", metavar="REV", help="also measure the api/ package of this git revision")
     parser.add_argument("--out", default=str(REPO / "bench" / "results" / "api_load.json"))
     args = parser.parse_args()
     if shutil.which("wrk") is None:
@@ -197,58 +239,103 @@ def main() -> None:
         conn.execute("vacuum (analyze) realtime.content_minute_stats, realtime.trending")
         key = create_key(conn, "bench", ["read"])
         data["content_minute_rows"] = conn.execute("select count(*) from realtime.content_minute_stats").fetchone()[0]
+        data["table_size"] = conn.execute(
+            "select pg_size_pretty(pg_total_relation_size('realtime.content_minute_stats'))"
+        ).fetchone()[0]
 
     load_before = os.getloadavg()
-    port = free_port()
-    proc = start_api(dsn, port, args.workers)
-    scenarios = {}
+    versions = {"current": (REPO, current_commit())}
+    tmp = None
+    if args.compare_with:
+        tmp = Path(tempfile.mkdtemp(prefix="api_load_"))
+        versions = {"before": (tmp, export_api(args.compare_with, tmp))} | {"after": versions["current"]}
+    servers: dict[str, tuple[subprocess.Popen, int]] = {}
+    scenarios: dict[str, dict] = {}
     try:
+        for name, (code_dir, _) in versions.items():
+            port = free_port()
+            servers[name] = (start_api(dsn, port, args.workers, code_dir), port)
         common = {"key": key, "items": args.items, "minutes": args.minutes, "t0": T0_EPOCH}
         scripts = {
             "content_stats": CONTENT_LUA % (common | {"seed": 1}),
             "trending": TRENDING_LUA % (common | {"seed": 2, "scopes": ", ".join(f'"{s}"' for s in SCOPES)}),
         }
-        for name, script in scripts.items():
-            wrk(f"http://127.0.0.1:{port}", script, 3, args.connections)  # warm-up: pools, prepared statements
-            runs = []
+        for scenario, script in scripts.items():
+            runs: dict[str, list[dict]] = {name: [] for name in versions}
+            for _proc, port in servers.values():  # warm-up: pools, prepared statements, caches of the key
+                wrk(f"http://127.0.0.1:{port}", script, 3, args.connections)
             for _ in range(args.runs):
-                cpu_before = cpu_seconds(proc)
-                run = wrk(f"http://127.0.0.1:{port}", script, args.duration, args.connections)
-                # Load-independent: the API's CPU per request (the machine may be shared with other work).
-                run["api_cpu_ms_per_request"] = round((cpu_seconds(proc) - cpu_before) * 1000 / run["requests"], 3)
-                runs.append(run)
-            median = sorted(runs, key=lambda r: r["requests_per_s"])[len(runs) // 2]
-            scenarios[name] = {"runs": runs, "median": median}
-            print(f"{name}: {median}", flush=True)
+                for name, (proc, port) in servers.items():  # alternated: both versions see the same load
+                    cpu_before = cpu_seconds(proc)
+                    run = wrk(f"http://127.0.0.1:{port}", script, args.duration, args.connections)
+                    # Load-independent: the API's CPU per request (the machine may be shared with other work).
+                    run["api_cpu_ms_per_request"] = round((cpu_seconds(proc) - cpu_before) * 1000 / run["requests"], 3)
+                    run["load_average_1m"] = round(os.getloadavg()[0], 2)
+                    runs[name].append(run)
+            scenarios[scenario] = {name: summarize(r) for name, r in runs.items()}
+            if "before" in runs:
+                b, a = (scenarios[scenario][n]["median"] for n in ("before", "after"))
+                scenarios[scenario]["after_over_before"] = {
+                    "requests_per_s": round(a["requests_per_s"] / b["requests_per_s"], 2),
+                    "p99_ms": round(a["p99_ms"] / b["p99_ms"], 2),
+                    "api_cpu_ms_per_request": round(a["api_cpu_ms_per_request"] / b["api_cpu_ms_per_request"], 2),
+                }
+            print(f"{scenario}: " + "; ".join(f"{n} {s['median']}" for n, s in scenarios[scenario].items()
+                                              if n in versions), flush=True)  # fmt: skip
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+        for proc, _ in servers.values():
+            proc.terminate()
+            proc.wait(timeout=30)
+        if tmp:
+            shutil.rmtree(tmp, ignore_errors=True)
     plans = explain(dsn)
     if not args.keep_db:
         with psycopg.connect(settings.dsn("postgres"), autocommit=True) as conn:
             conn.execute(f"drop database {DATABASE} with (force)")
 
+    settings_used = get_settings()
     result = {
         "benchmark": "api_load",
         "when": datetime.now(timezone.utc).isoformat(),
+        "arguments": vars(args),
+        "command": "bench/api_load.py " + " ".join(sys.argv[1:]),
         "cores": os.cpu_count(),
         # The machine is shared: a load average far above the core count means other work competed for CPU.
         "load_average_1m_before": round(load_before[0], 2),
         "load_average_1m_after": round(os.getloadavg()[0], 2),
         "data": data,
-        "server": f"uvicorn --workers {args.workers} --loop uvloop --http httptools, pool 8 per worker",
-        "load": f"wrk -t1 -c{args.connections} -d{args.duration}s, {args.runs} runs, median by requests/s",
+        "code": {name: commit for name, (_, commit) in versions.items()},
+        "server": f"uvicorn --workers {args.workers} --loop uvloop --http httptools, pool {POOL_SIZE} per worker",
+        "rate_limiter": {
+            "enabled": True,
+            "limit": RATE_LIMIT,
+            "strategy": "moving window per API key",
+            "storage": settings_used.api_rate_limit_storage,
+        },
+        "api_key": {
+            "checked": True,
+            "scope": "read",
+            "verified_key_cache_seconds": settings_used.api_key_cache_seconds,
+        },
+        "load": f"wrk -t1 -c{args.connections} -d{args.duration}s, {args.runs} runs per version, median by requests/s",
         "scenarios": scenarios,
         "query_plans": plans,
         "goal": "1500 req/s with p99 <= 25 ms on 2 cores",
     }
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
-    summary = ", ".join(
-        f"{n} {m['requests_per_s']:.0f} req/s p50 {m['p50_ms']:.1f} ms p99 {m['p99_ms']:.1f} ms"
-        for n, m in ((n, s["median"]) for n, s in scenarios.items())
-    )
-    print(f"api_load: {data['content_minute_rows']:,} minute rows, {os.cpu_count()} cores "
-          f"(load average {load_before[0]:.1f}): {summary}")  # fmt: skip
+    last = "after" if args.compare_with else "current"
+    parts = []
+    for name, sc in scenarios.items():
+        m = sc[last]["median"]
+        part = (f"{name} {m['requests_per_s']:.0f} req/s p50 {m['p50_ms']:.1f} ms p99 {m['p99_ms']:.1f} ms "
+                f"(worst {sc[last]['worst_p99_ms']:.1f}) cpu {m['api_cpu_ms_per_request']:.2f} ms/req")  # fmt: skip
+        if "after_over_before" in sc:
+            r = sc["after_over_before"]
+            part += f" [x{r['requests_per_s']:.2f} req/s, x{r['api_cpu_ms_per_request']:.2f} CPU/req vs before]"
+        parts.append(part)
+    print(f"api_load: {data['content_minute_rows']:,} minute rows, {os.cpu_count()} cores, load average "
+          f"{load_before[0]:.1f}-{os.getloadavg()[0]:.1f}, rate limiter on, keys checked: "
+          + "; ".join(parts))  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -6,12 +6,12 @@ from datetime import datetime, timedelta
 from enum import Enum
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, Query
+from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 
-from api.deps import DbConn, ReadKey
+from api.deps import DbConn, ReadConn, ReadKey
 from api.errors import responses
-from api.fastjson import FastJSON
+from api.fastjson import CACHE_RESPONSES, cacheable_json
 from api.params import End, Start, time_range
 
 router = APIRouter(prefix="/content", tags=["content"])
@@ -131,18 +131,18 @@ async def read_stats(
     "/{content_id}/stats",
     response_model=ContentStats,
     summary="Performance of one item over a time range",
-    responses=responses(401, 403, 404, 422, 429),
+    responses=responses(401, 403, 404, 422, 429) | CACHE_RESPONSES,
 )
 async def content_stats(
-    conn: DbConn,
-    _key: ReadKey,
+    request: Request,
+    conn: ReadConn,
     content_id: ContentId,
     start: Start = None,
     end: End = None,
     granularity: Annotated[
         Granularity, Query(description="minute (range up to 7 days), hour (31 days) or day (92 days); UTC buckets.")
     ] = Granularity.minute,
-) -> FastJSON:
+) -> Response:
     """Downloads, streams, purchases, bytes and latency of one item, per minute, UTC hour or UTC day.
 
     Minutes come straight from the 1-minute tumbling windows of the Flink job; hours and days are their
@@ -150,8 +150,9 @@ async def content_stats(
     """
     start, end = time_range(start, end, default=DEFAULT[granularity], longest=LONGEST[granularity])
     points = await read_points(conn, content_id, granularity, start, end)
-    return FastJSON(
-        {"content_id": content_id, "granularity": granularity.value, "start": start, "end": end, "points": points}
+    return cacheable_json(
+        request,
+        {"content_id": content_id, "granularity": granularity.value, "start": start, "end": end, "points": points},
     )
 
 

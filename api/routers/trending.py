@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query, Request, Response
 from pydantic import BaseModel, Field
 
-from api.deps import DbConn, ReadKey
+from api.deps import ReadConn
 from api.errors import responses
-from api.fastjson import FastJSON
+from api.fastjson import CACHE_RESPONSES, cacheable_json
 from api.params import Instant
 
 router = APIRouter(prefix="/trending", tags=["trending"])
@@ -55,10 +55,15 @@ _ITEM_FIELDS = ("rank", "content_id", "title", "score", "events", "recent_events
 FAR_FUTURE = datetime(9000, 1, 1).astimezone()
 
 
-@router.get("", response_model=Trending, summary="Top trending items", responses=responses(401, 403, 404, 422, 429))
+@router.get(
+    "",
+    response_model=Trending,
+    summary="Top trending items",
+    responses=responses(401, 403, 404, 422, 429) | CACHE_RESPONSES,
+)
 async def trending(
-    conn: DbConn,
-    _key: ReadKey,
+    request: Request,
+    conn: ReadConn,
     region: Annotated[
         str,
         Query(
@@ -76,7 +81,7 @@ async def trending(
         ),
     ] = None,  # fmt: skip
     limit: Annotated[int, Query(ge=1, le=50, description="How many ranks (the job keeps the top 10).")] = 10,
-) -> FastJSON:
+) -> Response:
     """The highest-scoring items of a region (or of all regions) in a 5-minute window sliding by 1 minute.
 
     `404` when the scope has no window ending at or before `at`.
@@ -87,11 +92,12 @@ async def trending(
         raise HTTPException(
             404, f"region: no trending window for '{region}'" + (f" ending by {at.isoformat()}" if at else "")
         )
-    return FastJSON(
+    return cacheable_json(
+        request,
         {
             "scope": region,
             "window_start": rows[0][0],
             "window_end": rows[0][1],
             "items": [dict(zip(_ITEM_FIELDS, r[2:], strict=True)) for r in rows],
-        }
+        },
     )
