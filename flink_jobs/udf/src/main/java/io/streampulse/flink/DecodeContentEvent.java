@@ -18,11 +18,14 @@ import org.apache.flink.avro.shaded.org.apache.avro.io.BinaryDecoder;
 import org.apache.flink.avro.shaded.org.apache.avro.io.DecoderFactory;
 import org.apache.flink.avro.shaded.org.apache.avro.generic.GenericEnumSymbol;
 import org.apache.flink.avro.shaded.org.apache.avro.util.Utf8;
+import org.apache.flink.core.memory.MemorySegment;
+import org.apache.flink.core.memory.MemorySegmentFactory;
 import org.apache.flink.table.annotation.DataTypeHint;
 import org.apache.flink.table.data.GenericRowData;
 import org.apache.flink.table.data.RowData;
 import org.apache.flink.table.data.StringData;
 import org.apache.flink.table.data.TimestampData;
+import org.apache.flink.table.data.binary.BinaryStringData;
 import org.apache.flink.table.functions.FunctionContext;
 import org.apache.flink.table.functions.ScalarFunction;
 
@@ -244,6 +247,7 @@ public class DecodeContentEvent extends ScalarFunction {
 
         private byte[] buf; // the record being decoded, and the read position in it
         private int pos;
+        private MemorySegment[] segments; // buf as Flink memory, made at the record's first string
 
         private Plan(int schemaId, Type[] types, int[] columns) {
             this.schemaId = schemaId;
@@ -346,6 +350,7 @@ public class DecodeContentEvent extends ScalarFunction {
                 return null;
             } finally {
                 buf = null;
+                segments = null;
             }
             if (pos != value.length) {
                 return null; // bytes left after the record
@@ -372,9 +377,12 @@ public class DecodeContentEvent extends ScalarFunction {
                     return Float.intBitsToFloat(readFixedInt());
                 case DOUBLE:
                     return Double.longBitsToDouble(readFixedLong());
-                case STRING: { // wraps the record's bytes: no Utf8, no copy
+                case STRING: { // a view of the record's bytes (one segment for all its strings): no Utf8, no copy
                     int n = stringLength();
-                    StringData s = StringData.fromBytes(buf, pos, n);
+                    if (segments == null) {
+                        segments = new MemorySegment[] {MemorySegmentFactory.wrap(buf)};
+                    }
+                    StringData s = BinaryStringData.fromAddress(segments, pos, n);
                     pos += n;
                     return s;
                 }
@@ -472,8 +480,7 @@ public class DecodeContentEvent extends ScalarFunction {
 
         private int readFixedInt() { // little-endian, as Avro writes floats
             advance(4);
-            int p = pos - 4;
-            return (buf[p] & 0xff) | (buf[p + 1] & 0xff) << 8 | (buf[p + 2] & 0xff) << 16 | (buf[p + 3] & 0xff) << 24;
+            return readLe4(pos - 4);
         }
 
         private long readFixedLong() { // little-endian, as Avro writes doubles

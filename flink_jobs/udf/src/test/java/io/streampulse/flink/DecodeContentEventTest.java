@@ -379,7 +379,8 @@ class DecodeContentEventTest {
         Random rng = new Random(42);
         int failed = 0, total = 0;
         for (int id : new int[] {V1, V2, EXOTIC, NULLABLE_TIME}) {
-            for (byte[] record : randomRecords(id, 150, 100 + id)) {
+            // -Dstreampulse.fuzz=N for more records per schema than the quick default
+            for (byte[] record : randomRecords(id, Integer.getInteger("streampulse.fuzz", 150), 100 + id)) {
                 for (int cut = 5; cut < record.length; cut += 1 + rng.nextInt(4)) { // truncated
                     failed += error(assertDecodesAsBefore(old, now, Arrays.copyOf(record, cut))) != null ? 1 : 0;
                     total++;
@@ -459,6 +460,8 @@ class DecodeContentEventTest {
             Arrays.sort(times[1]);
             System.out.printf("BENCH %d call(s)/record: old %d ns/record (runs %s), new %d ns/record (runs %s)%n", calls,
                     times[0][3], Arrays.toString(times[0]), times[1][3], Arrays.toString(times[1]));
+            System.out.printf("BENCH %d call(s)/record: allocated old %d bytes/record, new %d bytes/record%n", calls,
+                    allocated(o, data, calls), allocated(n, data, calls));
         }
     }
 
@@ -494,6 +497,14 @@ class DecodeContentEventTest {
             r.put("referrer", null);
         }
         return r;
+    }
+
+    /** Bytes the calling thread allocates per record (deterministic, unlike the times on a busy machine). */
+    static long allocated(Decoder d, byte[][] data, int calls) {
+        com.sun.management.ThreadMXBean mx = (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+        long before = mx.getCurrentThreadAllocatedBytes();
+        run(d, data, calls, 100_000);
+        return (mx.getCurrentThreadAllocatedBytes() - before) / 100_000;
     }
 
     static long sink;
