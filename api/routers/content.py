@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 
-from api.deps import DbConn, ReadConn, ReadKey
+from api.deps import READ_KEY_SECURITY, DbConn, ReadConn, ReadKey
 from api.errors import responses
 from api.fastjson import CACHE_RESPONSES, cacheable_json
 from api.params import End, Start, time_range
@@ -132,6 +132,7 @@ async def read_stats(
     response_model=ContentStats,
     summary="Performance of one item over a time range",
     responses=responses(401, 403, 404, 422, 429) | CACHE_RESPONSES,
+    openapi_extra=READ_KEY_SECURITY,
 )
 async def content_stats(
     request: Request,
@@ -153,6 +154,7 @@ async def content_stats(
     return cacheable_json(
         request,
         {"content_id": content_id, "granularity": granularity.value, "start": start, "end": end, "points": points},
+        data_until=end + timedelta(minutes=1),  # the last minute starting before `end` ends after it
     )
 
 

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 from pydantic import BaseModel, Field
 
-from api.deps import ReadConn
+from api.deps import READ_KEY_SECURITY, ReadConn
 from api.errors import responses
 from api.fastjson import CACHE_RESPONSES, cacheable_json
 from api.params import Instant
@@ -60,6 +60,7 @@ FAR_FUTURE = datetime(9000, 1, 1).astimezone()
     response_model=Trending,
     summary="Top trending items",
     responses=responses(401, 403, 404, 422, 429) | CACHE_RESPONSES,
+    openapi_extra=READ_KEY_SECURITY,
 )
 async def trending(
     request: Request,
@@ -100,4 +101,5 @@ async def trending(
             "window_end": rows[0][1],
             "items": [dict(zip(_ITEM_FIELDS, r[2:], strict=True)) for r in rows],
         },
+        data_until=at,  # None (the newest window) is never settled
     )

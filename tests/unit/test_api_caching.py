@@ -5,7 +5,7 @@ from datetime import datetime, timedelta, timezone
 from pydantic_core import to_json
 from starlette.requests import Request
 
-from api.fastjson import cacheable_json, dumps, seconds_to_next_window_close
+from api.fastjson import cache_control, cacheable_json, dumps, seconds_to_next_window_close
 
 UTC = timezone.utc
 
@@ -42,11 +42,18 @@ def test_cache_control_lasts_until_the_next_minute_closes():
     assert seconds_to_next_window_close(1767225630.2) == 30
 
 
+def test_only_settled_windows_may_be_reused_without_revalidation():
+    now = 1767225630.0  # 2026-01-01T00:00:30Z
+    assert cache_control(None, now) == "private, no-cache"  # up to now
+    assert cache_control(datetime(2025, 12, 31, 23, 56, tzinfo=UTC), now) == "private, no-cache"  # 4.5 min ago
+    assert cache_control(datetime(2025, 12, 31, 23, 55, tzinfo=UTC), now) == "private, max-age=30"
+
+
 def test_etag_revalidation_answers_304_without_a_body():
-    first = cacheable_json(_request(), {"a": 1})
+    first = cacheable_json(_request(), {"a": 1}, None)
     etag = first.headers["etag"]
-    assert first.status_code == 200 and etag.startswith('"') and first.headers["cache-control"].startswith("private")
+    assert first.status_code == 200 and etag.startswith('"') and first.headers["cache-control"] == "private, no-cache"
     for header in (etag, f'"x", {etag}', f"W/{etag}", "*"):
-        again = cacheable_json(_request(header), {"a": 1})
+        again = cacheable_json(_request(header), {"a": 1}, None)
         assert again.status_code == 304 and again.body == b"" and again.headers["etag"] == etag, header
-    assert cacheable_json(_request(etag), {"a": 2}).status_code == 200  # the data changed: a new tag and body
+    assert cacheable_json(_request(etag), {"a": 2}, None).status_code == 200  # the data changed: new tag and body
