@@ -79,7 +79,11 @@ class Settings(BaseSettings):
 
     # Flink job behaviour. The job's name is also its Kafka consumer group and its checkpoint folder's name.
     flink_job_name: str = "streampulse-analytics"
-    flink_parallelism: int = 1
+    # Default: one subtask per core, at most one per partition of the events topic (a subtask without a
+    # partition would hold the watermark back: there is no idle timeout, see below).
+    flink_parallelism: int = Field(
+        default_factory=lambda data: max(1, min(os.cpu_count() or 1, data["events_topic_partitions"])), ge=1
+    )
     # Slots of the local TaskManager: one per concurrently running job at parallelism 1.
     flink_taskmanager_slots: int = 8
     # Local TaskManagers: a second one holds standby slots, so a job whose TaskManager crashed restarts on
@@ -94,6 +98,9 @@ class Settings(BaseSettings):
     # windows that already fired (docs/operations.md): set it only if a partition can stay silent for good.
     source_idle_timeout_seconds: int = 0
     sink_flush_interval: str = "500ms"
+    # Flink options set on the job at submission, over the defaults of flink_jobs/deploy.py (JSON in the
+    # environment: STREAMPULSE_FLINK_JOB_CONFIG='{"pipeline.object-reuse": "false"}').
+    flink_job_config: dict[str, str] = Field(default_factory=dict)
     trending_top_n: int = 10
 
     # Anomaly detection: a minute is bad with at least `anomaly_min_requests` requests and a value over
