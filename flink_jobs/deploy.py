@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import subprocess
 import sys
 import time
@@ -106,9 +107,14 @@ def submit(settings: Settings, spec: JobSpec | None = None) -> str:
             f"The SQL files in {spec.sql_dir} must end in exactly one INSERT or EXECUTE STATEMENT SET "
             f"(found {len(jobs)}): nothing was submitted."
         )
-    # The restore point is not part of the key: one plan serves every restore of the same job.
+    # Every option that may shape the job must be in `options` by now: they are part of the plan's key (a
+    # stale plan would ignore a changed one). The restore point is not: one plan serves every restore.
     plan = plans.plan_path(settings, sql_version, plans.plan_key(statements, options, jars))
     options["pipeline.global-job-parameters"] += f",sql_plan:{plan.stem}"
+    # The client JVM lives for one submission: C1 alone compiles enough of the planner and costs far less CPU
+    # (bench/submit_time.py, cached plan: 20.9 -> 13.1 CPU-s; compiling: 42.2 -> 25.5). Read by PyFlink when it
+    # starts the JVM, so it applies only if this process has not started one yet; a JVM_ARGS given wins.
+    os.environ.setdefault("JVM_ARGS", "-XX:TieredStopAtLevel=1")
     config = Configuration()
     for key, value in options.items():
         config.set_string(key, value)
@@ -122,9 +128,11 @@ def submit(settings: Settings, spec: JobSpec | None = None) -> str:
     for statement in statements:
         if not plans.is_job(statement) and not (cached and plans.carried_by_plan(statement)):
             env.execute_sql(statement)
-    if not cached:
+    if cached:
+        log.info("Job %s: executing the cached plan %s", job_name, plan)
+    else:
         plans.compile_plan(env, jobs[0], plan)
-        log.info("Compiled the job's plan into %s (%.1f s)", plan, time.monotonic() - started)
+        log.info("Job %s: compiled its plan into %s (%.1f s)", job_name, plan, time.monotonic() - started)
     # Always from the plan file, also right after compiling it: every job of this platform gets its operator
     # uids the same way, so any of its checkpoints restores into any later submission of the same plan.
     result = plans.execute_plan(env, plan)
@@ -188,6 +196,8 @@ def submit_once(settings: Settings, spec: JobSpec) -> str:
 
 def _submit_from_stdin() -> None:
     """The child side of `submit_in_subprocess`: {settings, spec} on stdin, {job_id, ...} on stdout's last line."""
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    log.setLevel(logging.INFO)  # which plan was used, in flink-submit.log (PyFlink's imports raise the root's level)
     request = json.loads(sys.stdin.read())
     # Init arguments win over the environment and .env: the child uses exactly the parent's Settings.
     settings = Settings(**request["settings"])
