@@ -8,7 +8,7 @@ through Lua scripts that ask for random items, hours, scopes and windows. Each s
 the median is reported with the p50/p99 of that run (wrk's histogram, microsecond resolution), and the worst
 p99 of all runs.
 
-The rate limiter is on (a moving window per key, with a limit far above the offered load so that it never
+The rate limiter is on (a sliding window counter per key, with a limit far above the offered load so that it never
 answers 429: any 429 would count as an error) and every request carries an API key that is checked (`read`
 scope; verified keys are remembered for `STREAMPULSE_API_KEY_CACHE_SECONDS`, as in production). The JSON
 records both, the arguments, the core count, the load average around every run and the API's CPU time per
@@ -309,7 +309,7 @@ def main() -> None:
         "rate_limiter": {
             "enabled": True,
             "limit": RATE_LIMIT,
-            "strategy": "moving window per API key",
+            "strategy": "sliding window counter per API key (limits)",
             "storage": settings_used.api_rate_limit_storage,
         },
         "api_key": {
