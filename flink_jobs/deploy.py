@@ -83,10 +83,13 @@ def submit(settings: Settings, spec: JobSpec | None = None) -> str:
         # Mini-batch (local-global) aggregation is deliberately off: with it, Flink 2.0 evaluated
         # CURRENT_WATERMARK ahead of the records and classified on-time events as late (caught by
         # tests/e2e/test_stream_analytics.py). It was worth about 30% of catch-up throughput.
+        # SQL operators copy what they keep, so chained operators may hand records over without a copy.
+        "pipeline.object-reuse": "true",
         "execution.attached": "false",
         # The SQL version travels with the job (Flink UI and REST: /jobs/<id>/config, user-config).
         "pipeline.global-job-parameters": f"sql_version:{sql_version}",
     }
+    options.update(settings.flink_job_config)  # the operator's own options win
     if not settings.flink_external:
         # One checkpoint folder per job name on the local cluster: a restore from disk (after the REST
         # API forgot earlier runs) can then only pick this job's own state, never another job's.
