@@ -28,3 +28,18 @@ def test_external_endpoints_by_configuration(monkeypatch, tmp_path):
     assert s.bootstrap_servers == "k1:9092,k2:9092"
     assert s.dsn("dagster") == "postgresql://app:pw@db.example:5432/dagster"
     assert "pw" not in repr(s)  # the URL is a secret: never printed
+
+
+def test_parallelism_follows_the_cores_up_to_the_partitions(monkeypatch, tmp_path):
+    monkeypatch.delenv("STREAMPULSE_FLINK_PARALLELISM", raising=False)
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    assert Settings(state_dir=tmp_path).flink_parallelism == 2
+    monkeypatch.setattr("os.cpu_count", lambda: 16)
+    assert Settings(state_dir=tmp_path).flink_parallelism == 3  # a subtask without a partition would stall
+    assert Settings(state_dir=tmp_path, events_topic_partitions=12).flink_parallelism == 12
+    assert Settings(state_dir=tmp_path, flink_parallelism=1).flink_parallelism == 1
+
+
+def test_job_options_come_from_json_in_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("STREAMPULSE_FLINK_JOB_CONFIG", '{"pipeline.object-reuse": "false"}')
+    assert Settings(state_dir=tmp_path).flink_job_config == {"pipeline.object-reuse": "false"}
