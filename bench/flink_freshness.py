@@ -175,7 +175,9 @@ def main() -> None:
             alerts = conn.execute(ALERTS_SQL, span).fetchall()
         tables["alerts (PostgreSQL)"] = {"rows": stats([a[3] for a in alerts])}
         tables["alerts (topic)"] = {"rows": stats(topic_latencies(listener.received, span["start"], span["end"]))}
-        job = flink.job(job_id)
+        # The heap decides whether a minute of deduplication state fits (docs/performance.md).
+        memory = [tm.get("memoryConfiguration", {}) for tm in flink.taskmanagers()]
+        failures = len(flink.exceptions(job_id).get("exceptionHistory", {}).get("entries", []))
     finally:
         stop.set()
         listener.stop.set()
@@ -204,20 +206,10 @@ def main() -> None:
         "watermark_delay_s": settings.watermark_delay_seconds,
         "sink_flush_interval": settings.sink_flush_interval,
         "checkpoint_interval_ms": settings.checkpoint_interval_ms,
+        "taskmanager_memory": memory,
+        "job_failures": failures,  # restarts of the job during the run (0 unless something broke)
         "measured_windows": args.windows,
         "tables": tables,
-        # Over the job's life: where the time went, per vertex (summed over subtasks).
-        "vertices": [
-            {
-                "vertex": v["name"][:160],
-                "parallelism": v["parallelism"],
-                **{
-                    f"{kind}_s": round(v["metrics"].get(f"accumulated-{kind}-time", 0) / 1000, 1)
-                    for kind in ("busy", "backpressured", "idle")
-                },
-            }
-            for v in job["vertices"]
-        ],  # fmt: skip
         "worst_table": worst_table,
         "worst_p99_s": worst,
         "goal_p99_s": goal,
