@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from pathlib import Path
 
 import pytest
 
 from flink_jobs import plans, runner
 from streampulse.settings import Settings
+from tests.flink_local import job_table_env
 
 SETTINGS = Settings(database_url="postgresql://u:p@db.example:5432/sp")  # placeholders only, never connected
 CONFIG = {"rest.port": "8081", "parallelism.default": "1", "table.local-time-zone": "UTC"}
@@ -62,15 +62,7 @@ def test_node_ids_are_renumbered_in_file_order_with_their_edges():
 
 @pytest.fixture(scope="module")
 def flink_env():  # noqa: ANN201 - a PyFlink TableEnvironment
-    jars = SETTINGS.flink_connector_jars()
-    if shutil.which("java") is None or not jars:
-        pytest.fail("the connector jars and Java are needed: run `make setup`")
-    from pyflink.table import EnvironmentSettings, TableEnvironment
-
-    env = TableEnvironment.create(EnvironmentSettings.in_streaming_mode())
-    env.get_config().set("pipeline.jars", ";".join(p.as_uri() for p in jars))
-    env.get_config().set("table.local-time-zone", "UTC")
-    return env
+    return job_table_env(SETTINGS)
 
 
 def uids(env, path: Path) -> dict[str, str]:  # noqa: ANN001

@@ -10,12 +10,12 @@ the properties the exactly-once argument rests on (docs/operations.md) must hold
 from __future__ import annotations
 
 import re
-import shutil
 
 import pytest
 
-from flink_jobs import runner
+from flink_jobs import plans, runner
 from streampulse.settings import Settings
+from tests.flink_local import job_table_env
 
 pytestmark = pytest.mark.flinksql
 
@@ -23,20 +23,13 @@ pytestmark = pytest.mark.flinksql
 @pytest.fixture(scope="module")
 def plan() -> str:
     settings = Settings(database_url="postgresql://u:p@db.example:5432/sp")  # placeholders only, never connected
-    jars = settings.flink_connector_jars()
-    if shutil.which("java") is None or not jars:
-        pytest.fail("the connector jars and Java are needed: run `make setup`")
-    from pyflink.table import EnvironmentSettings, TableEnvironment
-
-    env = TableEnvironment.create(EnvironmentSettings.in_streaming_mode())
-    env.get_config().set("pipeline.jars", ";".join(p.as_uri() for p in jars))
-    env.get_config().set("table.local-time-zone", "UTC")
+    env = job_table_env(settings)
     statements = runner.render_statements(runner.placeholders(settings, "events", None, "job", masked=True))
     for statement in statements[:-1]:
         env.execute_sql(statement)
     statement_set = statements[-1]
     assert statement_set.lstrip().upper().startswith("EXECUTE STATEMENT SET"), statement_set[:40]
-    explained = env.execute_sql("EXPLAIN " + statement_set.lstrip()[len("EXECUTE ") :])
+    explained = env.execute_sql("EXPLAIN " + plans.compile_statement(statement_set))
     text = "\n".join(str(row[0]) for row in explained.collect())
     return text.split("== Optimized Execution Plan ==", 1)[1]
 
