@@ -31,23 +31,24 @@ from pathlib import Path
 
 import psutil
 import psycopg
+from confluent_kafka import KafkaException
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from flink_jobs import deploy  # noqa: E402
+from flink_jobs import deploy, oracle  # noqa: E402
 from flink_jobs.rest import FlinkRest  # noqa: E402
 from generator import scenarios as scenario_specs  # noqa: E402
 from generator.run import RunConfig, run_generator  # noqa: E402
 from streampulse import bootstrap  # noqa: E402
 from streampulse.settings import Settings, get_settings  # noqa: E402
 from streampulse.stack.supervisor import Supervisor  # noqa: E402
+from streampulse.waiting import wait_until  # noqa: E402
 from tests.chaos import hard_cases  # noqa: E402
 
-TOPIC_PREFIX = "bench-catchup-v2"  # v2: carries the hard cases (v1 had none); one topic per size
+TOPIC_PREFIX = "bench-catchup-v2"  # v2: carries the hard cases (v1 had none)
 SIMULATED_RATE = 20_000  # event-time rate of the preloaded stream (events per second)
 GROUPS = {"flink": ("flink-",), "postgres": ("postgres",), "kafka": ("kafka",)}
-TOPIC = TOPIC_PREFIX
 TABLES = ("content_minute_stats", "content_region_minute_stats", "cdn_node_minute_stats", "trending",
           "cdn_alerts", "cdn_incidents", "late_events")  # fmt: skip
 
@@ -71,32 +72,24 @@ def cpu_seconds(settings: Settings) -> dict[str, float]:
     return totals
 
 
-def partitions(settings: Settings) -> int:
-    return settings.events_topic_partitions
+def topic_name(settings: Settings, events: int) -> str:
+    """One preloaded topic per size and partition count."""
+    return f"{TOPIC_PREFIX}-{events}-p{settings.events_topic_partitions}"
 
 
-def preload(settings: Settings, events: int) -> None:
-    global TOPIC
-    TOPIC = f"{TOPIC_PREFIX}-{events}-p{settings.events_topic_partitions}"
-    count = partitions(settings)
-    bootstrap.ensure_topic(settings, TOPIC, partitions=count)
-    from confluent_kafka import Consumer, KafkaException, TopicPartition
-
-    consumer = Consumer({"bootstrap.servers": settings.bootstrap_servers, "group.id": "bench-catchup-check"})
-    for _attempt in range(30):  # a topic created a moment ago may not have leaders yet
-        try:
-            present = sum(consumer.get_watermark_offsets(TopicPartition(TOPIC, p), timeout=10)[1] for p in range(count))
-            break
-        except KafkaException:
-            time.sleep(1)
-    consumer.close()
+def preload(settings: Settings, topic: str, events: int) -> None:
+    bootstrap.ensure_topic(settings, topic, partitions=settings.events_topic_partitions)
+    # A topic created a moment ago may not have leaders yet.
+    ends = wait_until(lambda: oracle.end_offsets(settings, topic, settings.events_topic_partitions),
+                      f"the end offsets of {topic}", 30, retry_on=(KafkaException,))  # fmt: skip
+    present = sum(ends)
     if present >= events:
-        print(f"topic {TOPIC} already holds {present:,} events", flush=True)
+        print(f"topic {topic} already holds {present:,} events", flush=True)
         return
     if present:
-        raise SystemExit(f"topic {TOPIC} holds {present:,} events, fewer than {events:,}: delete it and run again")
+        raise SystemExit(f"topic {topic} holds {present:,} events, fewer than {events:,}: delete it and run again")
     started = time.monotonic()
-    config = RunConfig(rate=SIMULATED_RATE, count=events, seed=4242, max_speed=True, topic=TOPIC,
+    config = RunConfig(rate=SIMULATED_RATE, count=events, seed=4242, max_speed=True, topic=topic,
                        start_ms=int(datetime(2026, 1, 2, tzinfo=timezone.utc).timestamp() * 1000),
                        scenarios=scenario_specs.load(hard_cases(60, 180)), record_labels=False)  # fmt: skip
     run_generator(settings, config)
@@ -120,7 +113,12 @@ def vertex_times(job: dict) -> list[dict]:
 
 
 def one_run(
-    settings: Settings, events: int, parallelism: int, sql_dir: Path | None = None, job_config: dict | None = None
+    settings: Settings,
+    topic: str,
+    events: int,
+    parallelism: int,
+    sql_dir: Path | None = None,
+    job_config: dict | None = None,
 ) -> dict:
     suffix = uuid.uuid4().hex[:8]
     database, job_name = f"bench_{suffix}", f"bench-catchup-{suffix}"
@@ -129,8 +127,8 @@ def one_run(
     job_config = settings.flink_job_config | (job_config or {})
     scoped = settings.model_copy(update={"flink_parallelism": parallelism, "flink_job_config": job_config})
     flink = FlinkRest.from_settings(settings)
-    job_id = deploy.submit_in_subprocess(scoped, topic=TOPIC, database=database, job_name=job_name,
-                                         alerts_topic=f"{TOPIC}-alerts", bounded=True,
+    job_id = deploy.submit_in_subprocess(scoped, topic=topic, database=database, job_name=job_name,
+                                         alerts_topic=f"{topic}-alerts", bounded=True,
                                          **({"sql_dir": sql_dir} if sql_dir else {}))  # fmt: skip
     try:
         while True:  # the clock starts at the first record read
@@ -179,12 +177,13 @@ def main() -> None:
     args = parser.parse_args()
     job_config = dict(item.split("=", 1) for item in args.job_config)
     settings = get_settings()
-    preload(settings, args.events)
-    bootstrap.ensure_topic(settings, f"{TOPIC}-alerts", partitions=1)
+    topic = topic_name(settings, args.events)
+    preload(settings, topic, args.events)
+    bootstrap.ensure_topic(settings, f"{topic}-alerts", partitions=1)
     load_before = os.getloadavg()
     runs = []
     for i in range(args.runs):
-        runs.append(one_run(settings, args.events, args.parallelism, args.sql_dir, job_config))
+        runs.append(one_run(settings, topic, args.events, args.parallelism, args.sql_dir, job_config))
         r = runs[-1]
         print(f"run {i + 1}: {r['events_per_s']:,} events/s, {r['events_per_cpu_s']:,} events per Flink CPU-s "
               f"({r['seconds']:.1f} s; CPU s: Flink {r['flink_cpu_s']:.0f}, PostgreSQL {r['postgres_cpu_s']:.0f}, "
@@ -197,7 +196,8 @@ def main() -> None:
         "load_average_before": load_before,
         "load_average": os.getloadavg(),
         "events": args.events,
-        "topic_partitions": partitions(settings),
+        "topic": topic,
+        "topic_partitions": settings.events_topic_partitions,
         "parallelism": args.parallelism,
         "sql_dir": str(args.sql_dir or "flink_jobs/sql"),
         "clock": "first record read -> job FINISHED (last windows closed, rows committed in PostgreSQL)",
