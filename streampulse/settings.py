@@ -89,6 +89,10 @@ class Settings(BaseSettings):
     # Local TaskManagers: a second one holds standby slots, so a job whose TaskManager crashed restarts on
     # it at once instead of waiting for the crashed JVM to come back (the chaos benchmark runs with 2).
     flink_taskmanagers: int = Field(1, ge=1, le=4)
+    # The local TaskManagers' CPU priority (nice). On one machine a catching-up job takes every core; a lower
+    # priority keeps the control plane (a restarting JobManager, ZooKeeper, Kafka, Dagster, the API) from
+    # starving behind it, as separate hosts would. 0 = the same priority as everything else.
+    flink_taskmanager_nice: int = Field(10, ge=0, le=19)
     # 5 s: after a restore the first checkpoint (the proof that every sink flushed) comes sooner, a restart
     # replays less, and the transactional alerts topic commits more often. A snapshot takes 0.5-3 s here.
     checkpoint_interval_ms: int = 5_000

@@ -67,8 +67,13 @@ def source_records(job: dict) -> int:
     return int(metrics.get("read-records", 0)) + int(metrics.get("write-records", 0))
 
 
-def last_checkpoint_ms(settings: Settings, job_id: str) -> int:
-    return FlinkRest.from_settings(settings, timeout_s=5).checkpoint_stats(job_id).latest_ack_ms or 0
+def first_checkpoint_after_ms(settings: Settings, job_id: str, after_ms: float) -> int | None:
+    """When the first checkpoint completed after `after_ms` was acknowledged (epoch ms), from the job's
+    checkpoint history: the time it happened, not the time a poll noticed it."""
+    history = FlinkRest.from_settings(settings, timeout_s=5).checkpoints(job_id).get("history") or []
+    acks = [c["latest_ack_timestamp"] for c in history
+            if c.get("status") == "COMPLETED" and (c.get("latest_ack_timestamp") or 0) > after_ms]  # fmt: skip
+    return min(acks) if acks else None
 
 
 @dataclass(frozen=True)
@@ -91,13 +96,13 @@ def wait_recovered(job: Job, fault_at: float, timeout_s: float = 240) -> Recover
         if state and all_tasks_running(state):
             try:
                 records = source_records(state)
-                checkpointed = last_checkpoint_ms(job.settings, job.job_id) > fault_at * 1000
+                checkpointed_ms = first_checkpoint_after_ms(job.settings, job.job_id, fault_at * 1000)
             except (httpx.HTTPError, KeyError, ValueError):
-                records, checkpointed = -1, False
+                records, checkpointed_ms = -1, None
             if previous >= 0 and records > previous:
                 resumed = resumed or time.time() - fault_at
-                if checkpointed:
-                    return Recovery(round(resumed, 1), round(time.time() - fault_at, 1))
+                if checkpointed_ms:
+                    return Recovery(round(resumed, 1), round(checkpointed_ms / 1000 - fault_at, 1))
             previous = records
         else:  # not (or no longer) running: a restart after a first sign of life starts the count again
             previous, resumed = -1, None

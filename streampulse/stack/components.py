@@ -553,6 +553,9 @@ def build_components(settings: Settings, java: Java) -> list[Component]:
                     group=CORE,
                     # The resource id names the component: the chaos bench finds which one runs the job.
                     command=[
+                        "nice",
+                        "-n",
+                        str(settings.flink_taskmanager_nice),
                         "bash",
                         str(fhome / "bin" / "taskmanager.sh"),
                         "start-foreground",
