@@ -13,7 +13,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from api import deps, docs, errors
+from api import deps, docs, errors, hotpaths
 from api.db import make_pools
 from api.errors import Problem
 from api.ratelimit import KeyRateLimiter
@@ -54,8 +54,9 @@ class Health(BaseModel):
     database: str | None = Field(None, examples=["ok"])
 
 
-def create_app(dsn: str | None = None, settings: Settings | None = None) -> FastAPI:
-    """Build the app; `dsn` overrides the platform database (tests point it at their own)."""
+def create_app(dsn: str | None = None, settings: Settings | None = None, lean_routes: bool = True) -> FastAPI:
+    """Build the app; `dsn` overrides the platform database (tests point it at their own). `lean_routes=False`
+    leaves the hot reads to their FastAPI routes alone (api/hotpaths.py; tests compare the two)."""
     settings = settings or get_settings()
 
     @asynccontextmanager
@@ -99,6 +100,8 @@ def create_app(dsn: str | None = None, settings: Settings | None = None) -> Fast
     app.state.key_cache = deps.key_cache(settings.api_key_cache_seconds)
     errors.install(app)
     docs.install(app)
+    if lean_routes:  # added first: innermost of the middlewares, inside CORS
+        app.add_middleware(hotpaths.LeanRoutes)
     if settings.api_cors_origins:  # closed unless origins are configured
         app.add_middleware(
             CORSMiddleware,

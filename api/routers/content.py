@@ -149,6 +149,18 @@ async def content_stats(
     Minutes come straight from the 1-minute tumbling windows of the Flink job; hours and days are their
     sums. Defaults: the last hour (minute), day (hour) or 7 days (day). `404` when the item is unknown.
     """
+    return await stats_response(request, conn, content_id, granularity, start, end)
+
+
+async def stats_response(
+    request: Request,
+    conn: DbConn,
+    content_id: str,
+    granularity: Granularity,
+    start: datetime | None,
+    end: datetime | None,
+) -> Response:
+    """The answer of `content_stats` for validated parameters (also served by api/hotpaths.py)."""
     start, end = time_range(start, end, default=DEFAULT[granularity], longest=LONGEST[granularity])
     points = await read_points(conn, content_id, granularity, start, end)
     return cacheable_json(

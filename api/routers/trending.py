@@ -87,6 +87,11 @@ async def trending(
 
     `404` when the scope has no window ending at or before `at`.
     """
+    return await trending_response(request, conn, region, at, limit)
+
+
+async def trending_response(request: Request, conn: ReadConn, region: str, at: datetime | None, limit: int) -> Response:
+    """The answer of `trending` for validated parameters (also served by api/hotpaths.py)."""
     cur = await conn.execute(TRENDING_SQL, {"scope": region, "at": at or FAR_FUTURE, "limit": limit})
     rows = await cur.fetchall()
     if not rows:
