@@ -122,6 +122,7 @@ STAGE_OF_FILE = {
     "test_bi_report.py": "dbt",
     "test_api.py": "api",
     "test_api_live.py": "api",
+    "test_api_lean.py": "api",
     "test_anomaly_impact.py": "api",
     "test_api_exports.py": "api",
     "test_api_conformance.py": "api",
