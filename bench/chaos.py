@@ -16,6 +16,9 @@ Faults (all SIGKILL of the whole process group, like a machine losing the proces
   sensor redeploys it from the newest checkpoint), generator (killed mid-batch, then resumed on the same
   stream: its unconfirmed batches are sent again), corrupt (1,000 undecodable records).
 
+On one machine the load competes with the platform for the CPU. The generator stands for clients on other
+machines, so it runs at the TaskManagers' priority (nice, `flink_taskmanager_nice`), below the control plane.
+
 It kills components of the stack it runs against: use a stack of your own (STREAMPULSE_STATE_DIR and
 other ports), not one other work shares.
 
@@ -257,6 +260,7 @@ def run_round(settings: Settings, faults: list[str], events_per_fault: int, roun
                 settings, topic, SEGMENT_RATE, settings.log_dir / "bench-chaos-generator.log",
                 seed=10 + i + 100 * round_no, database=database, scenarios=chaos.hard_cases(60, 240),
                 start_ms=int(start.timestamp() * 1000), count=events_per_fault, max_speed=True,
+                nice=settings.flink_taskmanager_nice,
             )  # fmt: skip
             generator.start()
             # Hit the job while it is busy with this segment: a third of it is in Kafka.
@@ -350,6 +354,10 @@ def main() -> None:
             "kafka_brokers": settings.kafka_brokers,
             "zookeeper_nodes": settings.zookeeper_nodes,
             "flink_taskmanagers": settings.flink_taskmanagers,
+            # CPU priorities (nice): the TaskManagers and the load (clients that stand for other machines) run
+            # below the control plane (JobManager, ZooKeeper, Kafka, PostgreSQL, Dagster, the submission).
+            "taskmanager_nice": settings.flink_taskmanager_nice,
+            "generator_nice": settings.flink_taskmanager_nice,
             "cores": os.cpu_count(),
             "load_average_before": load_before,
             "load_average_after": os.getloadavg(),

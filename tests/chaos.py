@@ -146,9 +146,11 @@ class Generator:
         start_ms: int | None = None,
         count: int | None = None,
         max_speed: bool = False,
+        nice: int = 0,
     ) -> None:
         self.settings, self.topic, self.rate, self.log_file, self.seed = settings, topic, rate, log_file, seed
         self.database, self.scenarios, self.count, self.max_speed = database, scenarios or [], count, max_speed
+        self.nice = nice  # CPU priority (nice): the load stands for clients on other machines
         # By default the stream starts at the current minute: minute windows then line up with the scenarios'
         # start and duration, so an incident is judged on the same minutes in every run.
         self.start_ms = start_ms if start_ms is not None else int(time.time()) // 60 * 60_000
@@ -163,6 +165,7 @@ class Generator:
         cmd += [arg for s in self.scenarios for arg in ("--scenario", s)] or ["--no-labels"]
         cmd += ["--count", str(self.count)] if self.count else []
         cmd += ["--max-speed"] if self.max_speed else []
+        cmd = ["nice", "-n", str(self.nice), *cmd] if self.nice else cmd
         # Labels (the incidents' ground truth) go to the job's own database.
         env = {**os.environ, **({"STREAMPULSE_DATABASE_NAME": self.database} if self.database else {})}
         with self.log_file.open("a") as log:
