@@ -22,11 +22,12 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.deps import api_key_header, authorize
 from api.params import parse_instant
-from api.routers.content import Granularity, stats_response
-from api.routers.trending import trending_response
+from api.routers.content import CONTENT_ID_MAX, CONTENT_ID_PATTERN, Granularity, stats_response
+from api.routers.trending import REGION_PATTERN, trending_response
 
-_CONTENT_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")  # the route's Path(min_length=1, max_length=64, pattern=...)
-_REGION = re.compile(r"GLOBAL|[A-Z]{2}")
+# The routes' own patterns, matched whole (fullmatch: no `$` before a trailing newline).
+_CONTENT_ID = re.compile(CONTENT_ID_PATTERN)
+_REGION = re.compile(REGION_PATTERN)
 _LIMIT = re.compile(r"[1-9][0-9]?")  # 1..99, then the route's le=50; anything else is FastAPI's to judge
 _KEY_HEADER = api_key_header.model.name
 
@@ -47,7 +48,7 @@ async def content_stats(request: Request) -> Response | None:
         start, end = _instant(query.get("start")), _instant(query.get("end"))
     except ValueError:
         return None
-    if not _CONTENT_ID.fullmatch(content_id):
+    if len(content_id) > CONTENT_ID_MAX or not _CONTENT_ID.fullmatch(content_id):
         return None
     async with request.app.state.reader.connection() as conn:
         await authorize(request, conn, request.headers.get(_KEY_HEADER), "read")

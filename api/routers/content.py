@@ -15,8 +15,9 @@ from api.fastjson import CACHE_RESPONSES, cacheable_json
 from api.params import End, Start, time_range
 
 router = APIRouter(prefix="/content", tags=["content"])
+CONTENT_ID_PATTERN, CONTENT_ID_MAX = r"^[A-Za-z0-9_.-]+$", 64  # also read by api/hotpaths.py
 ContentId = Annotated[
-    str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$", description="Content id.",
+    str, Path(min_length=1, max_length=CONTENT_ID_MAX, pattern=CONTENT_ID_PATTERN, description="Content id.",
               examples=["mov-000123"])
 ]  # fmt: skip
 

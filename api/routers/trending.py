@@ -14,6 +14,7 @@ from api.fastjson import CACHE_RESPONSES, cacheable_json
 from api.params import Instant
 
 router = APIRouter(prefix="/trending", tags=["trending"])
+REGION_PATTERN = r"^(GLOBAL|[A-Z]{2})$"  # also read by api/hotpaths.py
 
 
 class TrendingItem(BaseModel):
@@ -68,7 +69,7 @@ async def trending(
     region: Annotated[
         str,
         Query(
-            pattern=r"^(GLOBAL|[A-Z]{2})$",
+            pattern=REGION_PATTERN,
             description="A region code (e.g. `DE`) or `GLOBAL`.",
             examples=["GLOBAL", "DE"],
         ),
