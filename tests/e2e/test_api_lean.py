@@ -4,13 +4,15 @@ keys, revalidations, other methods and the rate limit, over the same real databa
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
+from types import SimpleNamespace
 
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from api import hotpaths
+from api import fastjson, hotpaths
 from api.keys import create_key, revoke_key
 from api.main import create_app
 from tests.conftest import Isolated
@@ -109,6 +111,9 @@ def test_lean_routes_answer_as_the_fastapi_routes(database, monkeypatch):
             return await _original(*args, **kwargs)
 
         monkeypatch.setattr(hotpaths, name, counting)
+    # Cache-Control's max-age counts seconds to the next window close: one clock for both apps, or a second
+    # that ticks between the two answers shows as a difference (CI saw max-age=34 against 33).
+    monkeypatch.setattr(fastjson, "time", SimpleNamespace(time=lambda now=time.time(): now))
     lean_client, fastapi_client = _clients(iso)
     with lean_client as lean, fastapi_client as slow:
         header_sets = [{"X-API-Key": keys["read"]}, {}, {"X-API-Key": "spk_nope_nope"},
