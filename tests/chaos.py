@@ -1,9 +1,10 @@
 """Faults for the chaos suite (tests/e2e/test_zz_chaos.py, short) and benchmark (bench/chaos.py, long).
 
 Each fault acts on a real process of the local stack through supervisord (or on the test's own generator
-process), and `wait_recovered` measures the time until the job demonstrably processes new records again
-(every task RUNNING, the source emitting records) and until a checkpoint has completed after the fault (a
-checkpoint needs every sink to have flushed to PostgreSQL, so it proves the whole path works).
+process), and `wait_recovered` measures the time until a checkpoint triggered after the fault and after the
+job's latest restore has completed (it needs every task running and every sink flushed to PostgreSQL, so it
+proves the whole path works), timed by Flink's own acknowledgement; and, where the source's REST metrics
+show it, the time the job read new records again.
 
 The local Flink cluster runs with ZooKeeper high availability: after a JobManager crash, the restarted
 JobManager recovers the same job (same id) from its newest checkpoint by itself. (Without HA, the Dagster
@@ -67,43 +68,59 @@ def source_records(job: dict) -> int:
     return int(metrics.get("read-records", 0)) + int(metrics.get("write-records", 0))
 
 
-def first_checkpoint_after_ms(settings: Settings, job_id: str, after_ms: float) -> int | None:
-    """When the first checkpoint completed after `after_ms` was acknowledged (epoch ms), from the job's
-    checkpoint history: the time it happened, not the time a poll noticed it."""
-    history = FlinkRest.from_settings(settings, timeout_s=5).checkpoints(job_id).get("history") or []
-    acks = [c["latest_ack_timestamp"] for c in history
-            if c.get("status") == "COMPLETED" and (c.get("latest_ack_timestamp") or 0) > after_ms]  # fmt: skip
-    return min(acks) if acks else None
+def first_checkpoint_after_ms(settings: Settings, job_id: str, after_ms: float) -> tuple[int | None, float]:
+    """When the first checkpoint triggered after `after_ms` and after the job's latest restore completed
+    (its last acknowledgement, epoch ms; None: none yet), from the job's checkpoint history: the time it
+    happened, not the time a poll noticed it. Also the time it must follow (epoch ms): a restore after the
+    fault moves it on, since only a checkpoint of the restored job proves it runs. A checkpoint triggered
+    before the fault may complete just after it (an ack on the wire), so it proves nothing."""
+    stats = FlinkRest.from_settings(settings, timeout_s=5).checkpoints(job_id)
+    restored = ((stats.get("latest") or {}).get("restored") or {}).get("restore_timestamp") or 0
+    since = max(after_ms, restored)
+    acks = [c["latest_ack_timestamp"] for c in stats.get("history") or []
+            if c.get("status") == "COMPLETED" and (c.get("trigger_timestamp") or 0) > since]  # fmt: skip
+    return (min(acks) if acks else None), since
 
 
 @dataclass(frozen=True)
 class Recovery:
-    """Seconds from the fault until the job read new records again with every task running (`resumed_s`), and
-    until a checkpoint completed after the fault as well (`checkpointed_s`: every sink flushed to PostgreSQL).
-    The second includes the wait for the next checkpoint (Flink starts the first one after a restore at a
-    random point within the checkpoint interval)."""
+    """Seconds from the fault until a checkpoint triggered after it completed (`checkpointed_s`: every task
+    running, every sink flushed to PostgreSQL), and until a poll saw the source read new records with every
+    task running (`resumed_s`; None when the source's REST metrics stayed stale, as they can after a
+    TaskManager restarts under the same resource id)."""
 
-    resumed_s: float
+    resumed_s: float | None
     checkpointed_s: float
 
 
 def wait_recovered(job: Job, fault_at: float, timeout_s: float = 240) -> Recovery:
-    """Wait until the job runs, reads new records and has checkpointed since `fault_at` (time.time())."""
+    """Wait until the job runs every task and has checkpointed since `fault_at` (time.time()) and since its
+    latest restore.
+
+    The earliest such checkpoint is kept across polls: the history holds only the newest 10, so a slow
+    poll must not lose the first one. Job states come from Flink's REST cache (up to `web.refresh-interval`
+    old), so they only decide when to stop polling, never which checkpoint counts."""
     deadline = time.monotonic() + timeout_s
-    previous, resumed = -1, None
+    previous, resumed, checkpointed_ms, since_ms = -1, None, None, None
     while time.monotonic() < deadline:
         state = job.flink.job_if_known(job.job_id)
-        if state and all_tasks_running(state):
-            try:
-                records = source_records(state)
-                checkpointed_ms = first_checkpoint_after_ms(job.settings, job.job_id, fault_at * 1000)
-            except (httpx.HTTPError, KeyError, ValueError):
-                records, checkpointed_ms = -1, None
+        try:
+            if state:
+                ack, since = first_checkpoint_after_ms(job.settings, job.job_id, fault_at * 1000)
+                if since != since_ms:  # restored (again): only a checkpoint of this attempt counts
+                    since_ms, checkpointed_ms = since, None
+                if ack and (checkpointed_ms is None or ack < checkpointed_ms):
+                    checkpointed_ms = ack
+            running = bool(state) and all_tasks_running(state)
+            records = source_records(state) if running else -1
+        except (httpx.HTTPError, KeyError, ValueError):
+            running, records = False, -1
+        if running:
             if previous >= 0 and records > previous:
-                resumed = resumed or time.time() - fault_at
-                if checkpointed_ms:
-                    return Recovery(round(resumed, 1), round(checkpointed_ms / 1000 - fault_at, 1))
+                resumed = resumed or round(time.time() - fault_at, 1)
             previous = records
+            if checkpointed_ms:
+                return Recovery(resumed, round(checkpointed_ms / 1000 - fault_at, 1))
         else:  # not (or no longer) running: a restart after a first sign of life starts the count again
             previous, resumed = -1, None
         time.sleep(0.5)
