@@ -26,6 +26,7 @@ from pydantic import BaseModel, SecretStr
 
 from flink_jobs import plans, runner, savepoints
 from flink_jobs.rest import ENDED_STATES, FlinkRest, all_tasks_running
+from streampulse.flink_classpath import flink_home, link_classpath
 from streampulse.settings import Settings
 from streampulse.waiting import wait_until
 
@@ -65,7 +66,7 @@ def submit(settings: Settings, spec: JobSpec | None = None) -> str:
         "rest.address": rest.hostname,
         "rest.port": str(rest.port or 8081),
         "pipeline.name": job_name,
-        "pipeline.jars": ";".join(p.as_uri() for p in jars),
+        "pipeline.jars": ";".join(p.as_uri() for p in settings.flink_job_jars()),
         "parallelism.default": str(settings.flink_parallelism),
         "execution.checkpointing.interval": f"{settings.checkpoint_interval_ms} ms",
         "execution.checkpointing.mode": "EXACTLY_ONCE",
@@ -118,6 +119,10 @@ def submit(settings: Settings, spec: JobSpec | None = None) -> str:
     # (bench/submit_time.py, cached plan: 20.9 -> 13.1 CPU-s; compiling: 42.2 -> 25.5). Read by PyFlink when it
     # starts the JVM, so it applies only if this process has not started one yet; a JVM_ARGS given wins.
     os.environ.setdefault("JVM_ARGS", "-XX:TieredStopAtLevel=1")
+    if set(settings.flink_job_jars()) != set(jars):  # the cluster has the connectors: the client needs them too
+        # With FLINK_HOME unset, PyFlink would point FLINK_LIB_DIR back at its own lib/ when it starts the JVM.
+        os.environ.setdefault("FLINK_HOME", str(flink_home()))
+        os.environ.setdefault("FLINK_LIB_DIR", str(link_classpath(settings)))
     config = Configuration()
     for key, value in options.items():
         config.set_string(key, value)
@@ -237,7 +242,7 @@ def wait_until_running(settings: Settings, job_id: str, timeout_s: float = 180) 
             raise RuntimeError(f"Flink job {job_id} ended as {job['state']} right after submission; see the Flink UI.")
         return all_tasks_running(job)
 
-    wait_until(running, f"Flink job {job_id} reaching RUNNING", timeout_s, interval_s=1, retry_on=(httpx.HTTPError,))
+    wait_until(running, f"Flink job {job_id} reaching RUNNING", timeout_s, interval_s=0.25, retry_on=(httpx.HTTPError,))
 
 
 def job_sql_version(settings: Settings, job_id: str) -> str | None:

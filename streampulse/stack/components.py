@@ -20,6 +20,7 @@ import httpx
 import yaml
 
 from flink_jobs.rest import FlinkRest
+from streampulse.flink_classpath import flink_home, lib_folder, link_classpath
 from streampulse.settings import REPO_ROOT, Settings
 from streampulse.stack import Component, StackError
 from streampulse.stack.preflight import Java
@@ -267,12 +268,6 @@ def registry_command(settings: Settings, java: Java) -> list[str]:
 # ---------------------------------------------------------------------------------------------
 # Flink session cluster (scripts and jars from the apache-flink wheel)
 # ---------------------------------------------------------------------------------------------
-def flink_home() -> Path:
-    import pyflink
-
-    return Path(pyflink.__file__).parent
-
-
 def flink_ha_dir(settings: Settings) -> Path:
     return settings.data_dir / "flink" / "ha"
 
@@ -345,6 +340,7 @@ def prepare_flink(settings: Settings) -> None:
         shutil.copy(flink_home() / "conf" / name, conf / name)
     (settings.data_dir / "flink" / "checkpoints").mkdir(parents=True, exist_ok=True)
     (settings.data_dir / "flink" / "savepoints").mkdir(parents=True, exist_ok=True)
+    link_classpath(settings)
 
 
 def prepare_zookeeper(settings: Settings, node: int = 1) -> None:
@@ -511,6 +507,8 @@ def build_components(settings: Settings, java: Java) -> list[Component]:
         )
     if not settings.flink_external:
         fhome = flink_home()
+        # Flink's jars and the connectors: a job then ships only StreamPulse's own jar (streampulse/flink_classpath.py)
+        cluster_env = flink_env(settings, java) | {"FLINK_LIB_DIR": str(lib_folder(settings))}
         if settings.flink_high_availability:
             for node in range(1, settings.zookeeper_nodes + 1):
                 name = node_name("zookeeper", node)
@@ -544,7 +542,7 @@ def build_components(settings: Settings, java: Java) -> list[Component]:
                 port_setting="STREAMPULSE_FLINK_REST_PORT",
                 url=settings.flink_url,
                 prepare=lambda: prepare_flink(settings),
-                env=flink_env(settings, java),
+                env=cluster_env,
                 timeout_s=120,
             ),
         ]
@@ -569,7 +567,8 @@ def build_components(settings: Settings, java: Java) -> list[Component]:
                     log_file=logs / f"{name}.log",
                     detail_log=logs / "flink" / "flink-*-taskexecutor-*.log",
                     health=flink_health(settings, name),
-                    env=flink_env(settings, java),
+                    prepare=lambda: link_classpath(settings),
+                    env=cluster_env,
                     timeout_s=120,
                 )
             )

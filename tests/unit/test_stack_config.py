@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from streampulse.flink_classpath import flink_home, lib_folder, link_classpath
 from streampulse.settings import Settings
 from streampulse.stack.components import (
     build_components,
@@ -109,3 +110,39 @@ def test_a_second_taskmanager_holds_standby_slots_under_its_own_resource_id(tmp_
     for name, component in tms.items():
         assert component.command[-2:] == ["-D", f"taskmanager.resource-id={name}"]
         assert component.log_file.name == f"{name}.log"
+
+
+def _jars(settings: Settings, *names: str) -> None:
+    (settings.lib_dir / "flink").mkdir(parents=True, exist_ok=True)
+    for name in names:
+        (settings.lib_dir / "flink" / name).write_bytes(b"PK")
+
+
+def test_the_local_cluster_holds_the_connectors_and_a_job_ships_only_its_own_jar(tmp_path):
+    settings = Settings(state_dir=tmp_path)
+    _jars(settings, "flink-sql-connector-kafka-4.0.1-2.0.jar", "postgresql-42.7.8.jar", "streampulse-functions.jar")
+    assert [p.name for p in settings.flink_job_jars()] == ["streampulse-functions.jar"]
+    prepare_flink(settings)
+    lib = lib_folder(settings)
+    linked = {p.name: p.resolve() for p in lib.iterdir()}
+    assert linked["postgresql-42.7.8.jar"] == (settings.lib_dir / "flink" / "postgresql-42.7.8.jar").resolve()
+    assert "streampulse-functions.jar" not in linked  # rebuilt with the code: it travels with each job
+    assert {p.name for p in (flink_home() / "lib").glob("flink-dist*.jar")} <= set(linked)
+    manager = next(c for c in build_components(settings, JAVA) if c.name == "flink-taskmanager")
+    assert manager.env["FLINK_LIB_DIR"] == str(lib)
+    # A connector upgrade replaces its link; a removed one goes.
+    (settings.lib_dir / "flink" / "postgresql-42.7.8.jar").unlink()
+    _jars(settings, "postgresql-42.7.9.jar")
+    link_classpath(settings)
+    names = {p.name for p in lib.iterdir()}
+    assert "postgresql-42.7.9.jar" in names and "postgresql-42.7.8.jar" not in names
+
+
+def test_an_external_cluster_gets_every_jar_with_the_job_unless_it_holds_the_connectors(tmp_path):
+    external = Settings(state_dir=tmp_path, flink_rest_url="http://flink.example:8081")
+    _jars(external, "flink-sql-connector-kafka-4.0.1-2.0.jar", "streampulse-flink-functions.jar")
+    assert [p.name for p in external.flink_job_jars()] == [
+        "flink-sql-connector-kafka-4.0.1-2.0.jar", "streampulse-flink-functions.jar"
+    ]  # fmt: skip
+    provisioned = external.model_copy(update={"flink_connectors_on_cluster": True})
+    assert [p.name for p in provisioned.flink_job_jars()] == ["streampulse-flink-functions.jar"]
