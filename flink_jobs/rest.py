@@ -110,6 +110,10 @@ class FlinkRest:
     def taskmanagers(self) -> list[dict]:
         return self.get("/taskmanagers").get("taskmanagers", [])
 
+    def jobmanager_classpath(self) -> list[str]:
+        """/jobmanager/environment: the jars on the JobManager's classpath (paths as the cluster sees them)."""
+        return self.get("/jobmanager/environment").get("classpath", [])
+
     # ----- jobs -------------------------------------------------------------------------------
     def jobs(self) -> list[dict]:
         """/jobs/overview: every job the cluster remembers (jid, name, state, start-time, duration, tasks)."""

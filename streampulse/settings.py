@@ -77,8 +77,8 @@ class Settings(BaseSettings):
     # How long a dead JobManager holds its leadership: the floor of the time to recover from its crash.
     flink_ha_session_timeout_ms: int = 8_000
     # Whether the Flink cluster has the third-party connectors (Kafka, JDBC, Avro registry) on its own
-    # classpath, as a production image does: then each submission ships only StreamPulse's own jar. None:
-    # yes for the local cluster (the stack puts them there), no for an external one (every jar is shipped).
+    # classpath, as a production image does (and the local stack): then each submission ships only
+    # StreamPulse's own jar. None: ask the JobManager which jars it has (flink_jobs/deploy.py).
     flink_connectors_on_cluster: bool | None = None
 
     # Flink job behaviour. The job's name is also its Kafka consumer group and its checkpoint folder's name.
@@ -280,13 +280,10 @@ class Settings(BaseSettings):
         """The third-party connectors: versioned and unchanging, so a cluster may hold them on its classpath."""
         return [p for p in self.flink_connector_jars() if not p.name.startswith(OWN_JAR_PREFIX)]
 
-    def flink_job_jars(self) -> list[Path]:
+    def flink_job_jars(self, connectors_on_cluster: bool) -> list[Path]:
         """The jars each submission ships with the job (`pipeline.jars`)."""
-        on_cluster = self.flink_connectors_on_cluster
-        if on_cluster is None:
-            on_cluster = not self.flink_external
-        shipped = set(self.flink_connector_jars()) - (set(self.flink_cluster_jars()) if on_cluster else set())
-        return sorted(shipped)
+        held = set(self.flink_cluster_jars()) if connectors_on_cluster else set()
+        return sorted(set(self.flink_connector_jars()) - held)
 
 
 # StreamPulse's own jars (flink_jobs/udf): rebuilt with the code, so they always travel with the job.

@@ -2,9 +2,12 @@
 
 from pathlib import Path
 
+import httpx
 import pytest
 import yaml
 
+from flink_jobs import deploy
+from flink_jobs.rest import FlinkRest
 from streampulse.flink_classpath import flink_home, lib_folder, link_classpath
 from streampulse.settings import Settings
 from streampulse.stack.components import (
@@ -121,7 +124,7 @@ def _jars(settings: Settings, *names: str) -> None:
 def test_the_local_cluster_holds_the_connectors_and_a_job_ships_only_its_own_jar(tmp_path):
     settings = Settings(state_dir=tmp_path)
     _jars(settings, "flink-sql-connector-kafka-4.0.1-2.0.jar", "postgresql-42.7.8.jar", "streampulse-functions.jar")
-    assert [p.name for p in settings.flink_job_jars()] == ["streampulse-functions.jar"]
+    assert [p.name for p in settings.flink_job_jars(connectors_on_cluster=True)] == ["streampulse-functions.jar"]
     prepare_flink(settings)
     lib = lib_folder(settings)
     linked = {p.name: p.resolve() for p in lib.iterdir()}
@@ -138,11 +141,17 @@ def test_the_local_cluster_holds_the_connectors_and_a_job_ships_only_its_own_jar
     assert "postgresql-42.7.9.jar" in names and "postgresql-42.7.8.jar" not in names
 
 
-def test_an_external_cluster_gets_every_jar_with_the_job_unless_it_holds_the_connectors(tmp_path):
-    external = Settings(state_dir=tmp_path, flink_rest_url="http://flink.example:8081")
-    _jars(external, "flink-sql-connector-kafka-4.0.1-2.0.jar", "streampulse-flink-functions.jar")
-    assert [p.name for p in external.flink_job_jars()] == [
-        "flink-sql-connector-kafka-4.0.1-2.0.jar", "streampulse-flink-functions.jar"
-    ]  # fmt: skip
-    provisioned = external.model_copy(update={"flink_connectors_on_cluster": True})
-    assert [p.name for p in provisioned.flink_job_jars()] == ["streampulse-flink-functions.jar"]
+def test_a_job_ships_every_jar_to_a_cluster_without_the_connectors(tmp_path, monkeypatch):
+    settings = Settings(state_dir=tmp_path, flink_rest_url="http://flink.example:8081")
+    _jars(settings, "flink-sql-connector-kafka-4.0.1-2.0.jar", "streampulse-functions.jar")
+    every = ["flink-sql-connector-kafka-4.0.1-2.0.jar", "streampulse-functions.jar"]
+    assert [p.name for p in settings.flink_job_jars(connectors_on_cluster=False)] == every
+    # Asked (setting unset): the JobManager's classpath decides; an unreachable one means "ship them".
+    dist = "/opt/flink/lib/flink-dist-2.0.2.jar"
+    classpaths = {"with": [dist, "/opt/flink/lib/flink-sql-connector-kafka-4.0.1-2.0.jar"], "without": [dist]}
+    for image, expected in (("with", True), ("without", False)):
+        monkeypatch.setattr(FlinkRest, "jobmanager_classpath", lambda self, image=image: classpaths[image])
+        assert deploy.connectors_on_cluster(settings) is expected
+    monkeypatch.setattr(FlinkRest, "jobmanager_classpath", lambda self: (_ for _ in ()).throw(httpx.ConnectError("x")))
+    assert deploy.connectors_on_cluster(settings) is False
+    assert deploy.connectors_on_cluster(settings.model_copy(update={"flink_connectors_on_cluster": True})) is True
