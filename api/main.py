@@ -78,6 +78,7 @@ def create_app(dsn: str | None = None, settings: Settings | None = None, lean_ro
         version="1",
         description=DESCRIPTION,
         lifespan=lifespan,
+        telemetry={"tracing": settings.api_opentelemetry, "metrics": settings.api_opentelemetry},
         docs_url=None,  # served from the package's assets by api/docs.py, never from a CDN
         redoc_url=None,
         openapi_tags=[
