@@ -70,10 +70,6 @@ COMPONENT = {"taskmanager": "flink-taskmanager", "jobmanager": "flink-jobmanager
 CORRUPT = [b"\x7bnot avro", b"\x00\x00\x0f\x42\x3f\x00", b"\x00\x00\x00\x00\x01\x02", b"\x00\x00"]
 
 
-def topic_records(settings: Settings, topic: str) -> int:
-    return sum(oracle.end_offsets(settings, topic))
-
-
 def committed(settings: Settings, topic: str, group: str) -> int:
     """Offsets the job's consumer group has committed (Flink commits them at each checkpoint)."""
     consumer = Consumer({"bootstrap.servers": settings.bootstrap_servers, "group.id": group})
@@ -255,7 +251,7 @@ def run_round(settings: Settings, faults: list[str], events_per_fault: int, roun
     try:
         for i, fault in enumerate(faults):
             start = T0 + i * span
-            before = topic_records(settings, topic)
+            before = chaos.topic_records(settings, topic)
             generator = chaos.Generator(
                 settings, topic, SEGMENT_RATE, settings.log_dir / "bench-chaos-generator.log",
                 seed=10 + i + 100 * round_no, database=database, scenarios=chaos.hard_cases(60, 240),
@@ -264,16 +260,16 @@ def run_round(settings: Settings, faults: list[str], events_per_fault: int, roun
             )  # fmt: skip
             generator.start()
             # Hit the job while it is busy with this segment: a third of it is in Kafka.
-            wait_until(lambda b=before: topic_records(settings, topic) - b >= events_per_fault // 3,
+            wait_until(lambda b=before: chaos.topic_records(settings, topic) - b >= events_per_fault // 3,
                        "a third of the segment in Kafka", 600)  # fmt: skip
-            print(f"[round {round_no} {fault}] injecting at {topic_records(settings, topic) - before} events of the "
-                  "segment", flush=True)  # fmt: skip
+            injected_at = chaos.topic_records(settings, topic) - before
+            print(f"[round {round_no} {fault}] injecting at {injected_at} events of the segment", flush=True)
             recovered, details = inject(fault, job, generator, daemon)
             print(f"[round {round_no} {fault}] processing again after {recovered.resumed_s} s, checkpointed after "
                   f"{recovered.checkpointed_s} s {details}", flush=True)  # fmt: skip
             if generator.wait() != 0:
                 raise RuntimeError(f"the segment's generator failed: read {generator.log_file}")
-            wait_until(lambda: committed(settings, topic, job.name) >= topic_records(settings, topic),
+            wait_until(lambda: committed(settings, topic, job.name) >= chaos.topic_records(settings, topic),
                        "the job to catch up (committed offsets at the end)", 1800)  # fmt: skip
             results.append({"round": round_no, "fault": fault, "resumed_s": recovered.resumed_s,
                             "recovered_s": recovered.checkpointed_s, "segment_start": start,

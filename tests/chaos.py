@@ -23,7 +23,7 @@ from pathlib import Path
 
 import httpx
 
-from flink_jobs import runner
+from flink_jobs import oracle, runner
 from flink_jobs.rest import FlinkRest, all_tasks_running
 from streampulse.settings import REPO_ROOT, Settings
 from streampulse.stack.supervisor import Supervisor
@@ -59,6 +59,11 @@ class Job:
     def cancel(self) -> None:
         if self.job_id:
             self.flink.cancel(self.job_id, check=False)
+
+
+def topic_records(settings: Settings, topic: str) -> int:
+    """Records in the topic so far (the sum of its partitions' end offsets)."""
+    return sum(oracle.end_offsets(settings, topic))
 
 
 def source_records(job: dict) -> int:

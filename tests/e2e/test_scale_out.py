@@ -21,8 +21,9 @@ from flink_jobs.rest import FlinkRest
 from generator.producer import EventProducer
 from generator.run import RunConfig, run_generator
 from generator.scenarios import load
+from streampulse.flink_classpath import flink_home
 from streampulse.settings import Settings
-from streampulse.stack.components import flink_env, flink_home, prepare_flink
+from streampulse.stack.components import flink_env, prepare_flink
 from streampulse.stack.preflight import find_java
 from streampulse.waiting import wait_until
 from tests.e2e.helpers import T0, ms, send_clock

@@ -23,7 +23,6 @@ import psycopg
 import pytest
 from confluent_kafka import Producer
 
-from flink_jobs import oracle
 from flink_jobs.reconcile import reconcile
 from generator.events import make_event
 from generator.producer import EventProducer
@@ -57,7 +56,7 @@ def chaos_job(stack: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iter
     try:
         # The baseline: the generator producing (a fault during its start-up check would stop it), then the
         # job running and checkpointed.
-        wait_until(lambda: sum(oracle.end_offsets(stack, iso.topic)) >= 5 * RATE, "the generator producing", 300)
+        wait_until(lambda: chaos.topic_records(stack, iso.topic) >= 5 * RATE, "the generator producing", 300)
         chaos.wait_recovered(job, time.time(), timeout_s=600)
         yield job, generator
     finally:

@@ -152,6 +152,10 @@ def test_a_job_ships_every_jar_to_a_cluster_without_the_connectors(tmp_path, mon
     for image, expected in (("with", True), ("without", False)):
         monkeypatch.setattr(FlinkRest, "jobmanager_classpath", lambda self, image=image: classpaths[image])
         assert deploy.connectors_on_cluster(settings) is expected
-    monkeypatch.setattr(FlinkRest, "jobmanager_classpath", lambda self: (_ for _ in ()).throw(httpx.ConnectError("x")))
+
+    def unreachable(self: FlinkRest) -> list[str]:
+        raise httpx.ConnectError("connection refused")
+
+    monkeypatch.setattr(FlinkRest, "jobmanager_classpath", unreachable)
     assert deploy.connectors_on_cluster(settings) is False
     assert deploy.connectors_on_cluster(settings.model_copy(update={"flink_connectors_on_cluster": True})) is True
