@@ -122,6 +122,8 @@ def main() -> None:
                         help=f"the job's parallelism (default: the settings', {default_parallelism} here)")  # fmt: skip
     parser.add_argument("--job-config", action="append", default=[], metavar="KEY=VALUE",
                         help="a Flink option for the job, over the defaults (repeatable)")  # fmt: skip
+    parser.add_argument("--sql-dir", type=Path, default=None,
+                        help="another version of flink_jobs/sql (e.g. from `git show`): compare two versions")  # fmt: skip
     parser.add_argument("--out", type=Path, default=None, help="default bench/results/flink_freshness_<rate>.json")
     args = parser.parse_args()
     settings = get_settings()
@@ -136,7 +138,8 @@ def main() -> None:
     scoped = settings.model_copy(update={"flink_parallelism": args.parallelism, "flink_job_config": job_config})
     flink = FlinkRest.from_settings(settings)
     job_id = deploy.submit_in_subprocess(
-        scoped, topic=topic, database=database, job_name=job_name, alerts_topic=alerts_topic
+        scoped, topic=topic, database=database, job_name=job_name, alerts_topic=alerts_topic,
+        **({"sql_dir": args.sql_dir} if args.sql_dir else {}),
     )
     stop = threading.Event()
     progress: list[Progress] = []
@@ -203,6 +206,7 @@ def main() -> None:
         "generator_behind_s": round(progress[-1].behind_s, 2) if progress else None,
         "parallelism": args.parallelism,
         "job_config": job_config,
+        "sql_dir": str(args.sql_dir or "flink_jobs/sql"),
         "watermark_delay_s": settings.watermark_delay_seconds,
         "sink_flush_interval": settings.sink_flush_interval,
         "checkpoint_interval_ms": settings.checkpoint_interval_ms,

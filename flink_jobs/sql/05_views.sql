@@ -20,30 +20,45 @@ SELECT *,
         <= partition_clock - INTERVAL '${watermark_delay_s}' SECOND AS is_late
 FROM clocked_events;
 
--- Client retries (the same event_id sent again) count once: deduplicated per event_id within the
--- event's minute window (a retry carries its original's event time, so both copies share the window).
--- State is bounded: it is purged when the window fires. The columns the queries read travel as one
--- ROW so that every query reads the same deduplicated stream: with plain columns each query would
--- prune a different set and the planner would build one deduplication (state and shuffle) per query.
--- (EXPR$$N are the ROW's field names, written with a doubled dollar sign for the runner's placeholders.)
+-- Client retries (the same event_id sent again) count once in their minute window. A retry is a copy of
+-- its original (same id, same event time, same fields), so instead of holding every row until its minute
+-- closes and releasing the minute at once (a window deduplication: every table then waited for the
+-- whole minute to pass through it), each on-time copy is counted as it arrives, with weight 1, and at the
+-- close the surplus copies of each (event_id, event) come back once with weight 1 - copies. Every
+-- aggregate below weighs its rows, so the sum is the deduplicated count. The surplus rows carry the
+-- minute's window_time, and the window operator emits them before it passes the watermark on, so the
+-- windows below always have them before they close. Only ids and fields wait for the close, and only
+-- the ~1% of retried events travel after it. Copies that share an id but differ in a field are
+-- different events here and count apiece.
+-- The columns the queries read travel as one ROW so that every query reads the same stream: with plain
+-- columns each query would prune a different set and the planner would build one detector (state and
+-- shuffle) per query. (EXPR$$N are the ROW's field names, written with a doubled dollar sign for the
+-- runner's placeholders.)
+CREATE TEMPORARY SYSTEM FUNCTION weighted_percentile AS 'io.streampulse.flink.WeightedPercentile' LANGUAGE JAVA;
+
 CREATE TEMPORARY VIEW on_time_candidates AS
 SELECT event_id, event_time,
        ROW(event_type, content_id, user_id, region, cdn_node, bytes_sent, ttfb_ms, throughput_kbps, error_code,
            price_minor, currency) AS e
 FROM classified_events WHERE NOT is_late;
 
-CREATE TEMPORARY VIEW deduplicated_events AS
-SELECT * FROM (
-    SELECT *, ROW_NUMBER() OVER (PARTITION BY window_start, window_end, event_id ORDER BY event_time) AS copy_no
-    FROM TABLE(TUMBLE(TABLE on_time_candidates, DESCRIPTOR(event_time), INTERVAL '1' MINUTE))
-) WHERE copy_no = 1;
+CREATE TEMPORARY VIEW surplus_copies AS
+SELECT window_time AS event_time, 1 - COUNT(*) AS weight, e
+FROM TABLE(TUMBLE(TABLE on_time_candidates, DESCRIPTOR(event_time), INTERVAL '1' MINUTE))
+GROUP BY window_start, window_end, window_time, event_id, e
+HAVING COUNT(*) > 1;
+
+CREATE TEMPORARY VIEW weighted_events AS
+SELECT event_time, CAST(1 AS BIGINT) AS weight, e FROM on_time_candidates
+UNION ALL
+SELECT event_time, weight, e FROM surplus_copies;
 
 CREATE TEMPORARY VIEW on_time_events AS
-SELECT window_start, window_end, window_time,
+SELECT window_start, window_end, window_time, weight,
        e.EXPR$$0 AS event_type, e.EXPR$$1 AS content_id, e.EXPR$$2 AS user_id, e.EXPR$$3 AS region,
        e.EXPR$$4 AS cdn_node, e.EXPR$$5 AS bytes_sent, e.EXPR$$6 AS ttfb_ms, e.EXPR$$7 AS throughput_kbps,
        e.EXPR$$8 AS error_code, e.EXPR$$9 AS price_minor, e.EXPR$$10 AS currency
-FROM deduplicated_events;
+FROM TABLE(TUMBLE(TABLE weighted_events, DESCRIPTOR(event_time), INTERVAL '1' MINUTE));
 
 -- CDN requests: events that fetched bytes from an edge node (downloads and stream starts).
 CREATE TEMPORARY VIEW cdn_requests AS
@@ -58,13 +73,14 @@ SELECT
     window_end,
     window_time,
     MAX(region) AS region,
-    COUNT(*) AS requests,
-    COUNT(error_code) AS errors,
-    CAST(COUNT(error_code) AS DOUBLE) / COUNT(*) AS error_rate,
-    PERCENTILE(ttfb_ms, 0.5) AS ttfb_p50_ms,
-    PERCENTILE(ttfb_ms, 0.95) AS ttfb_p95_ms,
-    AVG(CAST(NULLIF(throughput_kbps, 0) AS DOUBLE)) AS throughput_avg_kbps,
-    SUM(bytes_sent) AS bytes_sent
+    SUM(weight) AS requests,
+    COALESCE(SUM(weight) FILTER (WHERE error_code IS NOT NULL), 0) AS errors,
+    CAST(COALESCE(SUM(weight) FILTER (WHERE error_code IS NOT NULL), 0) AS DOUBLE) / SUM(weight) AS error_rate,
+    weighted_percentile(CAST(ttfb_ms AS DOUBLE), 0.5, weight) AS ttfb_p50_ms,
+    weighted_percentile(CAST(ttfb_ms AS DOUBLE), 0.95, weight) AS ttfb_p95_ms,
+    CAST(SUM(weight * throughput_kbps) FILTER (WHERE throughput_kbps <> 0) AS DOUBLE)
+        / SUM(weight) FILTER (WHERE throughput_kbps <> 0) AS throughput_avg_kbps,
+    SUM(weight * bytes_sent) AS bytes_sent
 FROM cdn_requests
 GROUP BY cdn_node, window_start, window_end, window_time;
 
@@ -92,13 +108,13 @@ SELECT
     window_start AS minute_start,
     window_end AS minute_end,
     window_time AS minute_time,
-    COUNT(*) AS events,
-    COUNT(*) FILTER (WHERE event_type = 'DOWNLOAD_STARTED') AS downloads_started,
-    COUNT(*) FILTER (WHERE event_type = 'DOWNLOAD_COMPLETED') AS downloads_completed,
-    COUNT(*) FILTER (WHERE event_type = 'DOWNLOAD_FAILED') AS downloads_failed,
-    COUNT(*) FILTER (WHERE event_type = 'STREAM_STARTED') AS streams_started,
-    COUNT(*) FILTER (WHERE event_type = 'PURCHASE') AS purchases,
-    SUM(price_minor) AS revenue_minor,
+    SUM(weight) AS events,
+    COALESCE(SUM(weight) FILTER (WHERE event_type = 'DOWNLOAD_STARTED'), 0) AS downloads_started,
+    COALESCE(SUM(weight) FILTER (WHERE event_type = 'DOWNLOAD_COMPLETED'), 0) AS downloads_completed,
+    COALESCE(SUM(weight) FILTER (WHERE event_type = 'DOWNLOAD_FAILED'), 0) AS downloads_failed,
+    COALESCE(SUM(weight) FILTER (WHERE event_type = 'STREAM_STARTED'), 0) AS streams_started,
+    COALESCE(SUM(weight) FILTER (WHERE event_type = 'PURCHASE'), 0) AS purchases,
+    SUM(weight * price_minor) AS revenue_minor,
     MAX(currency) AS currency,
     COUNT(DISTINCT user_id) AS distinct_users
 FROM on_time_events

@@ -2,20 +2,20 @@
 EXECUTE STATEMENT SET
 BEGIN
 
--- Content stats: 1-minute tumbling windows per content item.
+-- Content stats: 1-minute tumbling windows per content item (rows are weighed: 05_views.sql).
 INSERT INTO content_minute_stats
 SELECT content_id, window_start, window_end,
-    COUNT(*),
-    COUNT(*) FILTER (WHERE event_type = 'DOWNLOAD_STARTED'),
-    COUNT(*) FILTER (WHERE event_type = 'DOWNLOAD_COMPLETED'),
-    COUNT(*) FILTER (WHERE event_type = 'DOWNLOAD_FAILED'),
-    COUNT(*) FILTER (WHERE event_type = 'STREAM_STARTED'),
-    COUNT(*) FILTER (WHERE event_type = 'STREAM_ENDED'),
-    COUNT(*) FILTER (WHERE event_type = 'PURCHASE'),
-    SUM(bytes_sent),
+    SUM(weight),
+    COALESCE(SUM(weight) FILTER (WHERE event_type = 'DOWNLOAD_STARTED'), 0),
+    COALESCE(SUM(weight) FILTER (WHERE event_type = 'DOWNLOAD_COMPLETED'), 0),
+    COALESCE(SUM(weight) FILTER (WHERE event_type = 'DOWNLOAD_FAILED'), 0),
+    COALESCE(SUM(weight) FILTER (WHERE event_type = 'STREAM_STARTED'), 0),
+    COALESCE(SUM(weight) FILTER (WHERE event_type = 'STREAM_ENDED'), 0),
+    COALESCE(SUM(weight) FILTER (WHERE event_type = 'PURCHASE'), 0),
+    SUM(weight * bytes_sent),
     COUNT(DISTINCT user_id),
-    AVG(CAST(NULLIF(ttfb_ms, 0) AS DOUBLE)),
-    PERCENTILE(NULLIF(ttfb_ms, 0), 0.95)
+    CAST(SUM(weight * ttfb_ms) FILTER (WHERE ttfb_ms <> 0) AS DOUBLE) / SUM(weight) FILTER (WHERE ttfb_ms <> 0),
+    weighted_percentile(CAST(NULLIF(ttfb_ms, 0) AS DOUBLE), 0.95, weight)
 FROM on_time_events
 GROUP BY content_id, window_start, window_end, window_time;
 
