@@ -123,7 +123,7 @@ def main() -> None:
     parser.add_argument("--job-config", action="append", default=[], metavar="KEY=VALUE",
                         help="a Flink option for the job, over the defaults (repeatable)")  # fmt: skip
     parser.add_argument("--sql-dir", type=Path, default=None,
-                        help="another version of flink_jobs/sql (e.g. from `git show`): compare two versions")  # fmt: skip
+                        help="another version of flink_jobs/sql (from `git show`): compare two versions")  # fmt: skip
     parser.add_argument("--out", type=Path, default=None, help="default bench/results/flink_freshness_<rate>.json")
     args = parser.parse_args()
     settings = get_settings()
