@@ -66,23 +66,32 @@ SELECT * FROM on_time_events
 WHERE event_type IN ('DOWNLOAD_COMPLETED', 'DOWNLOAD_FAILED', 'STREAM_STARTED');
 
 -- Health per edge node per minute; window_time keeps event time for pattern matching.
-CREATE TEMPORARY VIEW cdn_node_minutes AS
+-- The figures travel as one ROW for the reason given above: the sink, the anomalies and the region roll-up
+-- each read different columns, and with plain columns the planner built one aggregate over every request
+-- per set of columns (two before this). With the ROW there is one, and its readers share it.
+CREATE TEMPORARY VIEW cdn_node_minute_rows AS
 SELECT
     cdn_node,
     window_start,
     window_end,
     window_time,
-    MAX(region) AS region,
-    SUM(weight) AS requests,
-    COALESCE(SUM(weight) FILTER (WHERE error_code IS NOT NULL), 0) AS errors,
-    CAST(COALESCE(SUM(weight) FILTER (WHERE error_code IS NOT NULL), 0) AS DOUBLE) / SUM(weight) AS error_rate,
-    weighted_percentile(CAST(ttfb_ms AS DOUBLE), 0.5, weight) AS ttfb_p50_ms,
-    weighted_percentile(CAST(ttfb_ms AS DOUBLE), 0.95, weight) AS ttfb_p95_ms,
-    CAST(SUM(weight * throughput_kbps) FILTER (WHERE throughput_kbps <> 0) AS DOUBLE)
-        / SUM(weight) FILTER (WHERE throughput_kbps <> 0) AS throughput_avg_kbps,
-    SUM(weight * bytes_sent) AS bytes_sent
+    ROW(MAX(region),
+        SUM(weight),
+        COALESCE(SUM(weight) FILTER (WHERE error_code IS NOT NULL), 0),
+        weighted_percentile(CAST(ttfb_ms AS DOUBLE), 0.5, weight),
+        weighted_percentile(CAST(ttfb_ms AS DOUBLE), 0.95, weight),
+        CAST(SUM(weight * throughput_kbps) FILTER (WHERE throughput_kbps <> 0) AS DOUBLE)
+            / SUM(weight) FILTER (WHERE throughput_kbps <> 0),
+        SUM(weight * bytes_sent)) AS m
 FROM cdn_requests
 GROUP BY cdn_node, window_start, window_end, window_time;
+
+CREATE TEMPORARY VIEW cdn_node_minutes AS
+SELECT cdn_node, window_start, window_end, window_time,
+    m.EXPR$$0 AS region, m.EXPR$$1 AS requests, m.EXPR$$2 AS errors,
+    CAST(m.EXPR$$2 AS DOUBLE) / m.EXPR$$1 AS error_rate, m.EXPR$$3 AS ttfb_p50_ms, m.EXPR$$4 AS ttfb_p95_ms,
+    m.EXPR$$5 AS throughput_avg_kbps, m.EXPR$$6 AS bytes_sent
+FROM cdn_node_minute_rows;
 
 -- Health per region per minute: a roll-up of the node minutes (a cascaded window), not a second
 -- pass over the events.
@@ -100,25 +109,33 @@ SELECT
 FROM TABLE(TUMBLE(TABLE cdn_node_minute_counts, DESCRIPTOR(minute_time), INTERVAL '1' MINUTE))
 GROUP BY region, window_start, window_end, window_time;
 
--- Per content item and region per minute: feeds its own table and, cascaded, trending.
-CREATE TEMPORARY VIEW content_region_minutes AS
+-- Per content item and region per minute: feeds its own table and, cascaded, trending. One ROW again, so
+-- that trending (which reads only `events`) shares the table's aggregate instead of having its own.
+CREATE TEMPORARY VIEW content_region_minute_rows AS
 SELECT
     content_id,
     region,
     window_start AS minute_start,
     window_end AS minute_end,
     window_time AS minute_time,
-    SUM(weight) AS events,
-    COALESCE(SUM(weight) FILTER (WHERE event_type = 'DOWNLOAD_STARTED'), 0) AS downloads_started,
-    COALESCE(SUM(weight) FILTER (WHERE event_type = 'DOWNLOAD_COMPLETED'), 0) AS downloads_completed,
-    COALESCE(SUM(weight) FILTER (WHERE event_type = 'DOWNLOAD_FAILED'), 0) AS downloads_failed,
-    COALESCE(SUM(weight) FILTER (WHERE event_type = 'STREAM_STARTED'), 0) AS streams_started,
-    COALESCE(SUM(weight) FILTER (WHERE event_type = 'PURCHASE'), 0) AS purchases,
-    SUM(weight * price_minor) AS revenue_minor,
-    MAX(currency) AS currency,
-    COUNT(DISTINCT user_id) AS distinct_users
+    ROW(SUM(weight),
+        COALESCE(SUM(weight) FILTER (WHERE event_type = 'DOWNLOAD_STARTED'), 0),
+        COALESCE(SUM(weight) FILTER (WHERE event_type = 'DOWNLOAD_COMPLETED'), 0),
+        COALESCE(SUM(weight) FILTER (WHERE event_type = 'DOWNLOAD_FAILED'), 0),
+        COALESCE(SUM(weight) FILTER (WHERE event_type = 'STREAM_STARTED'), 0),
+        COALESCE(SUM(weight) FILTER (WHERE event_type = 'PURCHASE'), 0),
+        SUM(weight * price_minor),
+        MAX(currency),
+        COUNT(DISTINCT user_id)) AS m
 FROM on_time_events
 GROUP BY content_id, region, window_start, window_end, window_time;
+
+CREATE TEMPORARY VIEW content_region_minutes AS
+SELECT content_id, region, minute_start, minute_end, minute_time,
+    m.EXPR$$0 AS events, m.EXPR$$1 AS downloads_started, m.EXPR$$2 AS downloads_completed,
+    m.EXPR$$3 AS downloads_failed, m.EXPR$$4 AS streams_started, m.EXPR$$5 AS purchases, m.EXPR$$6 AS revenue_minor, m.EXPR$$7 AS currency,
+    m.EXPR$$8 AS distinct_users
+FROM content_region_minute_rows;
 
 -- Trending candidates: 5-minute windows sliding every minute, cascaded over the minute counts
 -- above (windows align to minutes, so the last two minutes of a window are whole minute rows).

@@ -6,6 +6,7 @@ the properties the exactly-once argument rests on (docs/operations.md) must hold
 - Each partition's clock is a keyed OVER aggregate (checkpointed state) partitioned by kafka_partition.
 - Every query reads one retry detector (one window aggregate keyed by event_id), not one per query, and
   no window deduplication holds every row until its minute closes (docs/performance.md).
+- Each minute table is one aggregate over the events, shared by every reader.
 """
 
 from __future__ import annotations
@@ -49,3 +50,11 @@ def test_every_query_reads_one_retry_detector_and_nothing_holds_whole_minutes(pl
     assert "WindowDeduplicate" not in plan and "WindowRank" not in plan.split("trend_scope")[0]
     detectors = re.findall(r"GlobalWindowAggregate\(groupBy=\[event_id, e\][^\n]*", plan)
     assert len(detectors) == 1, detectors
+
+
+def test_each_minute_table_is_one_aggregate_shared_by_its_readers(plan):
+    """Trending reads the content x region minutes and the anomalies and region roll-up the node minutes:
+    each reader shares the one aggregate over the events instead of having its own (two per table before)."""
+    for keys in ("content_id, region", "cdn_node", "content_id"):
+        minutes = re.findall(rf"GlobalWindowAggregate\(groupBy=\[{keys}\], window=\[TUMBLE[^\n]*", plan)
+        assert len(minutes) == 1, (keys, minutes)
