@@ -136,7 +136,7 @@ def submit(settings: Settings, spec: JobSpec | None = None) -> str:
     started = time.monotonic()
     for statement in statements:
         if not plans.is_job(statement) and not (cached and plans.carried_by_plan(statement)):
-            env.execute_sql(statement)
+            runner.execute(env, statement)
     if cached:
         log.info("Job %s: executing the cached plan %s", job_name, plan)
     else:

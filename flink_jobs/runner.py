@@ -11,12 +11,17 @@ commands in `flink_jobs/cli.py` (`streampulse flink ...`); `python -m flink_jobs
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 from string import Template
+from typing import TYPE_CHECKING
 
 import sqlparse
 
 from streampulse.settings import Settings
+
+if TYPE_CHECKING:
+    from pyflink.table import TableEnvironment
 
 SQL_DIR = Path(__file__).resolve().parent / "sql"
 
@@ -87,6 +92,22 @@ BOUNDED_SOURCE_OPTIONS = {"scan.startup.mode": "earliest-offset", "scan.bounded.
 def _creates(statement: str, table: str) -> bool:
     """Whether the statement is `CREATE TABLE <table> ...` (words compared, not patterns)."""
     return [w.lower().partition("(")[0] for w in statement.split()[:3]] == ["create", "table", table.lower()]
+
+
+# Views that several queries read and that the planner would build once per query: it expands a view into
+# each query with fresh correlation variables, so the copies behind an UNNEST never look alike and the
+# aggregates over them are not shared either. Registered from a Table, every query reads one plan node.
+SHARED_VIEWS = ("weighted_events",)
+_VIEW = re.compile(r"\s*CREATE\s+TEMPORARY\s+VIEW\s+(\w+)\s+AS\s+(.*)", re.IGNORECASE | re.DOTALL)
+
+
+def execute(env: TableEnvironment, statement: str) -> None:
+    """Execute one rendered statement (not the job's): a shared view is registered from its query."""
+    view = _VIEW.match(statement)
+    if view and view.group(1) in SHARED_VIEWS:
+        env.create_temporary_view(view.group(1), env.sql_query(view.group(2)))
+    else:
+        env.execute_sql(statement)
 
 
 def render_statements(

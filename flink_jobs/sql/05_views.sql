@@ -20,34 +20,43 @@ SELECT *,
         <= partition_clock - INTERVAL '${watermark_delay_s}' SECOND AS is_late
 FROM clocked_events;
 
--- Client retries (the same event_id sent again) count once in their minute window. A retry is a copy of
--- its original (same id, same event time, same fields), so instead of holding every row until its minute
--- closes and releasing the minute at once (a window deduplication: every table then waited for the
--- whole minute to pass through it), each on-time copy is counted as it arrives, with weight 1, and at the
--- close the surplus copies of each (event_id, event) come back once with weight 1 - copies. Every
--- aggregate below weighs its rows, so the sum is the deduplicated count. The surplus rows carry the
--- minute's window_time, and the window operator emits them before it passes the watermark on, so the
--- windows below always have them before they close. Only ids and fields wait for the close, and only
--- the ~1% of retried events travel after it. Copies that share an id but differ in a field are
--- different events here and count apiece.
+-- Client retries (the same event_id sent again) count once in their minute window. Instead of holding
+-- every row until its minute closes and releasing the minute at once (a window deduplication: every table
+-- then waited for the whole minute to pass through it), each on-time copy is counted as it arrives, with
+-- weight 1, and at the close each retry comes back once with weight -1: the copies of an event_id after
+-- its first (retry_surplus, a Java aggregate, flink_jobs/udf). Every aggregate below weighs its rows, so
+-- each figure is that of the first copies. The surplus rows carry the minute's window_time, and the window
+-- operator emits them before it passes the watermark on, so the windows below always have them before
+-- they close. The detector groups the minute's events by a bucket of their id: it keeps only the ids of
+-- the open minute, with one timer per bucket (not per event), and only the ~1% of retries travel after
+-- the close.
 -- The columns the queries read travel as one ROW so that every query reads the same stream: with plain
 -- columns each query would prune a different set and the planner would build one detector (state and
 -- shuffle) per query. (EXPR$$N are the ROW's field names, written with a doubled dollar sign for the
--- runner's placeholders.)
+-- runner's placeholders.) Its type is spelled out in RetrySurplus.EVENT too.
 CREATE TEMPORARY SYSTEM FUNCTION weighted_percentile AS 'io.streampulse.flink.WeightedPercentile' LANGUAGE JAVA;
+CREATE TEMPORARY SYSTEM FUNCTION retry_surplus AS 'io.streampulse.flink.RetrySurplus' LANGUAGE JAVA;
 
 CREATE TEMPORARY VIEW on_time_candidates AS
-SELECT event_id, event_time,
+SELECT event_id, MOD(event_id, 256) AS id_bucket, event_time,
        ROW(event_type, content_id, user_id, region, cdn_node, bytes_sent, ttfb_ms, throughput_kbps, error_code,
            price_minor, currency) AS e
 FROM classified_events WHERE NOT is_late;
 
-CREATE TEMPORARY VIEW surplus_copies AS
-SELECT window_time AS event_time, 1 - COUNT(*) AS weight, e
+CREATE TEMPORARY VIEW retries_by_bucket AS
+SELECT window_time, retry_surplus(event_id, e) AS retries
 FROM TABLE(TUMBLE(TABLE on_time_candidates, DESCRIPTOR(event_time), INTERVAL '1' MINUTE))
-GROUP BY window_start, window_end, window_time, event_id, e
-HAVING COUNT(*) > 1;
+GROUP BY window_start, window_end, window_time, id_bucket;
 
+CREATE TEMPORARY VIEW surplus_copies AS
+SELECT window_time AS event_time, CAST(-1 AS BIGINT) AS weight,
+       ROW(event_type, content_id, user_id, region, cdn_node, bytes_sent, ttfb_ms, throughput_kbps, error_code,
+           price_minor, currency) AS e
+FROM retries_by_bucket CROSS JOIN UNNEST(retries) AS r (event_type, content_id, user_id, region, cdn_node,
+    bytes_sent, ttfb_ms, throughput_kbps, error_code, price_minor, currency);
+
+-- Read by every query: the runner registers it from a Table (runner.SHARED_VIEWS), so all of them share
+-- one UNNEST, one union and one aggregate per table.
 CREATE TEMPORARY VIEW weighted_events AS
 SELECT event_time, CAST(1 AS BIGINT) AS weight, e FROM on_time_candidates
 UNION ALL

@@ -80,19 +80,19 @@ def uids(env, path: Path) -> dict[str, str]:  # noqa: ANN001
 
 @pytest.mark.flinksql
 def test_the_job_compiles_to_a_plan_that_names_every_operator(flink_env, tmp_path):
-    """The whole job (MATCH_RECOGNIZE, window dedup and Top-N, OVER aggregate, Kafka, JDBC, the Java
-    function) compiles, and every operator that can hold state gets a uid from the plan."""
+    """The whole job (MATCH_RECOGNIZE, window aggregates and Top-N, OVER aggregate, UNNEST, Kafka, JDBC, the
+    Java functions) compiles, and every operator that can hold state gets a uid from the plan."""
     rendered = statements()
     for statement in rendered:
         if not plans.is_job(statement):
-            flink_env.execute_sql(statement)
+            runner.execute(flink_env, statement)
     path = tmp_path / "job.json"
     plans.compile_plan(flink_env, rendered[-1], path)
     assert path.stat().st_mode & 0o077 == 0  # it holds the JDBC password
     plan = json.loads(path.read_text())
     assert [n["id"] for n in plan["nodes"]] == list(range(1, len(plan["nodes"]) + 1))
     kinds = {n["type"].rsplit("_", 1)[0] for n in plan["nodes"]}
-    assert {"stream-exec-match", "stream-exec-window-deduplicate", "stream-exec-over-aggregate"} <= kinds
+    assert {"stream-exec-match", "stream-exec-window-aggregate", "stream-exec-over-aggregate", "stream-exec-correlate"} <= kinds
     named = uids(flink_env, path)
     without = sorted(name for name, uid in named.items() if uid is None and not name.split(":", 1)[1] == "Union")
     assert not without, without  # a union has no operator (and no state)

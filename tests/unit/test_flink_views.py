@@ -80,7 +80,7 @@ def run_views(env, tmp_path: Path, rows: list[dict], query: str) -> list[tuple]:
     sql_dir.mkdir()
     shutil.copy(VIEWS, sql_dir)
     for statement in runner.render_statements(runner.placeholders(SETTINGS, "t", None, "g"), sql_dir=sql_dir):
-        env.execute_sql(statement)
+        runner.execute(env, statement)
     with env.execute_sql(query).collect() as results:
         return [tuple(r) for r in results]
 
