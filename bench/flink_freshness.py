@@ -138,7 +138,11 @@ def main() -> None:
     scoped = settings.model_copy(update={"flink_parallelism": args.parallelism, "flink_job_config": job_config})
     flink = FlinkRest.from_settings(settings)
     job_id = deploy.submit_in_subprocess(
-        scoped, topic=topic, database=database, job_name=job_name, alerts_topic=alerts_topic,
+        scoped,
+        topic=topic,
+        database=database,
+        job_name=job_name,
+        alerts_topic=alerts_topic,
         **({"sql_dir": args.sql_dir} if args.sql_dir else {}),
     )
     stop = threading.Event()
