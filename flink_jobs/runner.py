@@ -74,7 +74,11 @@ def placeholders(
                 "username": user,
                 "password": "******" if masked else password.replace("'", "''"),
                 "sink.buffer-flush.interval": settings.sink_flush_interval,
-                "sink.buffer-flush.max-rows": "5000",
+                # Rows come in bursts when windows close (~46,000 content x region rows a minute at 20,000
+                # events/s). A full buffer is flushed in the task's own thread, which then stops passing
+                # rows and the watermark on: trending, chained behind the content x region sink, waited for
+                # those writes. The buffer holds a burst; the flush interval writes it (issue 16).
+                "sink.buffer-flush.max-rows": "100000",
                 "sink.max-retries": "5",
             }.items()
         ),
