@@ -25,6 +25,7 @@ import pytest
 
 from flink_jobs import runner
 from streampulse.settings import REPO_ROOT, Settings
+from tests.flink_local import job_table_env
 
 pytestmark = pytest.mark.flinksql
 
@@ -43,19 +44,10 @@ def decoded_columns() -> list[str]:
 
 @pytest.fixture
 def flink_env() -> Iterator[object]:
-    """A fresh local streaming TableEnvironment per test (the JVM behind it starts once per session)."""
-    if shutil.which("java") is None:
-        pytest.skip("no Java: `make setup` installs it")
-    from pyflink.table import EnvironmentSettings, TableEnvironment
-
-    jars = SETTINGS.flink_connector_jars()  # the views call StreamPulse's own functions (flink_jobs/udf)
-    if not jars:
-        pytest.fail("the job's jars are needed: run `make setup`")
-    env = TableEnvironment.create(EnvironmentSettings.in_streaming_mode())
-    config = env.get_config()
-    config.set("pipeline.jars", ";".join(p.as_uri() for p in jars))
-    config.set("parallelism.default", "1")  # one reader, one channel: rows keep their file order
-    config.set("table.local-time-zone", "UTC")
+    """A fresh local streaming TableEnvironment per test (the JVM behind it starts once per session), with the
+    job's jars: the views call StreamPulse's own functions (flink_jobs/udf)."""
+    env = job_table_env(SETTINGS)
+    env.get_config().set("parallelism.default", "1")  # one reader, one channel: rows keep their file order
     yield env
 
 
