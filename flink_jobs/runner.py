@@ -99,9 +99,10 @@ def _creates(statement: str, table: str) -> bool:
 
 
 # Views that several queries read and that the planner would build once per query: it expands a view into
-# each query with fresh correlation variables, so the copies behind an UNNEST never look alike and the
-# aggregates over them are not shared either. Registered from a Table, every query reads one plan node.
-SHARED_VIEWS = ("weighted_events",)
+# each query, where the copies prune different columns (classified_events: two partition clocks) or get fresh
+# correlation variables (weighted_events: the copies behind an UNNEST never look alike and the aggregates over
+# them are not shared either). Registered from a Table, every query reads one plan node.
+SHARED_VIEWS = ("classified_events", "weighted_events")
 _VIEW = re.compile(r"\s*CREATE\s+TEMPORARY\s+VIEW\s+(\w+)\s+AS\s+(.*)", re.IGNORECASE | re.DOTALL)
 
 
