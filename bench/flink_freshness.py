@@ -12,8 +12,8 @@ Measured, for every row whose window ended in the measured span:
 - alerts: from the end of the third bad minute's window (detected_at) to the alert, both in PostgreSQL
   (cdn_alerts.written_at) and on the alerts topic (when a read_committed consumer received it).
 Per table: p50, p99 and max over the rows, and the same over windows of each window's last row (when the
-window was complete). The floor is the watermark delay: a window closes when events that much later
-have arrived.
+window was complete), of its first row (when the window fired) and of the time between the two (its
+writing). The floor is the watermark delay: a window closes when events that much later have arrived.
 
     .venv/bin/python bench/flink_freshness.py [--rate 20000] [--windows 30] [--parallelism N]
 """
@@ -175,10 +175,16 @@ def main() -> None:
         with psycopg.connect(settings.dsn(database)) as conn:
             for table in TABLES:
                 rows = conn.execute(LATENCY_SQL.format(table=table), span).fetchall()
-                per_window: dict = {}
+                first: dict = {}
+                last: dict = {}
                 for latency, window_end in rows:
-                    per_window[window_end] = max(latency, per_window.get(window_end, latency))
-                tables[table] = {"rows": stats([r[0] for r in rows]), "windows": stats(list(per_window.values()))}
+                    first[window_end] = min(latency, first.get(window_end, latency))
+                    last[window_end] = max(latency, last.get(window_end, latency))
+                # Where the time goes: a window's first row is when it fired (plus one flush); from its first
+                # row to its last is how long its rows took to write.
+                tables[table] = {"rows": stats([r[0] for r in rows]), "windows": stats(list(last.values())),
+                                 "first_rows": stats(list(first.values())),
+                                 "write_spread": stats([last[w] - first[w] for w in last])}  # fmt: skip
             alerts = conn.execute(ALERTS_SQL, span).fetchall()
         tables["alerts (PostgreSQL)"] = {"rows": stats([a[3] for a in alerts])}
         tables["alerts (topic)"] = {"rows": stats(topic_latencies(listener.received, span["start"], span["end"]))}
