@@ -100,9 +100,9 @@ def _creates(statement: str, table: str) -> bool:
 
 # Views that several queries read and that the planner would build once per query: it expands a view into
 # each query, where the copies prune different columns (classified_events: two partition clocks) or get fresh
-# correlation variables (weighted_events: the copies behind an UNNEST never look alike and the aggregates over
-# them are not shared either). Registered from a Table, every query reads one plan node.
-SHARED_VIEWS = ("classified_events", "weighted_events")
+# correlation variables (surplus_copies: the copies of its UNNEST never look alike, nor the detectors under
+# them). Registered from a Table, every query reads one plan node.
+SHARED_VIEWS = ("classified_events", "surplus_copies")
 _VIEW = re.compile(r"\s*CREATE\s+TEMPORARY\s+VIEW\s+(\w+)\s+AS\s+(.*)", re.IGNORECASE | re.DOTALL)
 
 

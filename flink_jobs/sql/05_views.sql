@@ -36,10 +36,10 @@ FROM clocked_events;
 -- they close. The detector groups the minute's events by a bucket of their id: it keeps only the ids of
 -- the open minute, with one timer per bucket (not per event), and only the ~1% of retries travel after
 -- the close.
--- The columns the queries read travel as one ROW so that every query reads the same stream: with plain
--- columns each query would prune a different set and the planner would build one detector (state and
--- shuffle) per query. (EXPR$$N are the ROW's field names, written with a doubled dollar sign for the
--- runner's placeholders.) Its type is spelled out in RetrySurplus.EVENT too.
+-- The detector keeps each retry's columns as one ROW; its type is spelled out in RetrySurplus.EVENT too.
+-- The runner registers surplus_copies from a Table (runner.SHARED_VIEWS): every query reads one detector and
+-- one UNNEST. Each query then has its own union of the on-time events and the retries, pruned to the columns
+-- it reads: the union's reader is a task of its own (it has two inputs), and only those columns cross to it.
 CREATE TEMPORARY SYSTEM FUNCTION weighted_percentile AS 'io.streampulse.flink.WeightedPercentile' LANGUAGE JAVA;
 CREATE TEMPORARY SYSTEM FUNCTION retry_surplus AS 'io.streampulse.flink.RetrySurplus' LANGUAGE JAVA;
 
@@ -55,25 +55,20 @@ FROM TABLE(TUMBLE(TABLE on_time_candidates, DESCRIPTOR(event_time), INTERVAL '1'
 GROUP BY window_start, window_end, window_time, id_bucket;
 
 CREATE TEMPORARY VIEW surplus_copies AS
-SELECT window_time AS event_time, CAST(-1 AS BIGINT) AS weight,
-       ROW(event_type, content_id, user_id, region, cdn_node, bytes_sent, ttfb_ms, throughput_kbps, error_code,
-           price_minor, currency) AS e
+SELECT window_time AS event_time, CAST(-1 AS BIGINT) AS weight, event_type, content_id, user_id, region, cdn_node,
+       bytes_sent, ttfb_ms, throughput_kbps, error_code, price_minor, currency
 FROM retries_by_bucket CROSS JOIN UNNEST(retries) AS r (event_type, content_id, user_id, region, cdn_node,
     bytes_sent, ttfb_ms, throughput_kbps, error_code, price_minor, currency);
 
--- Read by every query: the runner registers it from a Table (runner.SHARED_VIEWS), so all of them share
--- one UNNEST, one union and one aggregate per table.
 CREATE TEMPORARY VIEW weighted_events AS
-SELECT event_time, CAST(1 AS BIGINT) AS weight, e FROM on_time_candidates
+SELECT event_time, CAST(1 AS BIGINT) AS weight, event_type, content_id, user_id, region, cdn_node, bytes_sent,
+       ttfb_ms, throughput_kbps, error_code, price_minor, currency
+FROM classified_events WHERE NOT is_late
 UNION ALL
-SELECT event_time, weight, e FROM surplus_copies;
+SELECT * FROM surplus_copies;
 
 CREATE TEMPORARY VIEW on_time_events AS
-SELECT window_start, window_end, window_time, weight,
-       e.EXPR$$0 AS event_type, e.EXPR$$1 AS content_id, e.EXPR$$2 AS user_id, e.EXPR$$3 AS region,
-       e.EXPR$$4 AS cdn_node, e.EXPR$$5 AS bytes_sent, e.EXPR$$6 AS ttfb_ms, e.EXPR$$7 AS throughput_kbps,
-       e.EXPR$$8 AS error_code, e.EXPR$$9 AS price_minor, e.EXPR$$10 AS currency
-FROM TABLE(TUMBLE(TABLE weighted_events, DESCRIPTOR(event_time), INTERVAL '1' MINUTE));
+SELECT * FROM TABLE(TUMBLE(TABLE weighted_events, DESCRIPTOR(event_time), INTERVAL '1' MINUTE));
 
 -- CDN requests: events that fetched bytes from an edge node (downloads and stream starts).
 CREATE TEMPORARY VIEW cdn_requests AS
@@ -81,9 +76,9 @@ SELECT * FROM on_time_events
 WHERE event_type IN ('DOWNLOAD_COMPLETED', 'DOWNLOAD_FAILED', 'STREAM_STARTED');
 
 -- Health per edge node per minute; window_time keeps event time for pattern matching.
--- The figures travel as one ROW for the reason given above: the sink, the anomalies and the region roll-up
--- each read different columns, and with plain columns the planner built one aggregate over every request
--- per set of columns (two before this). With the ROW there is one, and its readers share it.
+-- The figures travel as one ROW: the sink, the anomalies and the region roll-up each read different columns,
+-- and with plain columns the planner pruned each reader's set into an aggregate of its own over every
+-- request (two before this). With the ROW there is one, and its readers share it.
 CREATE TEMPORARY VIEW cdn_node_minute_rows AS
 SELECT
     cdn_node,
@@ -160,28 +155,43 @@ FROM content_region_minute_rows;
 -- baseline). A steady item scores ln(1 + volume); an item whose rate jumps scores that times its
 -- acceleration. The +1 keeps a jump from 0 to 2 events from beating a jump from 100 to 1,000, and
 -- the log keeps sheer volume from burying a fast riser. Items need 5 events in the window.
+-- The aggregate does not read the window's end: each minute row is added once, to its minute, and a window
+-- merges its five minutes when it fires. The last two minutes are looked up in events_by_minute afterwards
+-- (flink_jobs/udf, EventsByMinute: why).
+CREATE TEMPORARY SYSTEM FUNCTION events_by_minute AS 'io.streampulse.flink.EventsByMinute' LANGUAGE JAVA;
+
 CREATE TEMPORARY VIEW trending_by_region AS
-SELECT region AS trend_scope, window_start, window_end, content_id, events, recent_events, earlier_events,
-       LN(1 + events) * (CAST(recent_events AS DOUBLE) / 2 + 1) / (CAST(earlier_events AS DOUBLE) / 3 + 1) AS score
+SELECT region AS trend_scope, window_start, window_end, content_id, events, recent_events,
+       events - recent_events AS earlier_events,
+       LN(1 + events) * (CAST(recent_events AS DOUBLE) / 2 + 1) / (CAST(events - recent_events AS DOUBLE) / 3 + 1)
+           AS score
 FROM (
-    SELECT window_start, window_end, region, content_id,
-        SUM(events) AS events,
-        COALESCE(SUM(events) FILTER (WHERE minute_start >= window_end - INTERVAL '2' MINUTE), 0) AS recent_events,
-        COALESCE(SUM(events) FILTER (WHERE minute_start < window_end - INTERVAL '2' MINUTE), 0) AS earlier_events
-    FROM TABLE(HOP(TABLE content_region_minutes, DESCRIPTOR(minute_time), INTERVAL '1' MINUTE, INTERVAL '5' MINUTE))
-    GROUP BY window_start, window_end, region, content_id
+    SELECT window_start, window_end, region, content_id, events,
+        COALESCE(by_minute[window_end - INTERVAL '1' MINUTE], 0)
+            + COALESCE(by_minute[window_end - INTERVAL '2' MINUTE], 0) AS recent_events
+    FROM (
+        SELECT window_start, window_end, region, content_id,
+            SUM(events) AS events, events_by_minute(minute_start, events) AS by_minute
+        FROM TABLE(HOP(TABLE content_region_minutes, DESCRIPTOR(minute_time), INTERVAL '1' MINUTE, INTERVAL '5' MINUTE))
+        GROUP BY window_start, window_end, region, content_id
+    )
 )
 WHERE events >= 5;
 
 CREATE TEMPORARY VIEW trending_global AS
-SELECT 'GLOBAL' AS trend_scope, window_start, window_end, content_id, events, recent_events, earlier_events,
-       LN(1 + events) * (CAST(recent_events AS DOUBLE) / 2 + 1) / (CAST(earlier_events AS DOUBLE) / 3 + 1) AS score
+SELECT 'GLOBAL' AS trend_scope, window_start, window_end, content_id, events, recent_events,
+       events - recent_events AS earlier_events,
+       LN(1 + events) * (CAST(recent_events AS DOUBLE) / 2 + 1) / (CAST(events - recent_events AS DOUBLE) / 3 + 1)
+           AS score
 FROM (
-    SELECT window_start, window_end, content_id,
-        SUM(events) AS events,
-        COALESCE(SUM(events) FILTER (WHERE minute_start >= window_end - INTERVAL '2' MINUTE), 0) AS recent_events,
-        COALESCE(SUM(events) FILTER (WHERE minute_start < window_end - INTERVAL '2' MINUTE), 0) AS earlier_events
-    FROM TABLE(HOP(TABLE content_region_minutes, DESCRIPTOR(minute_time), INTERVAL '1' MINUTE, INTERVAL '5' MINUTE))
-    GROUP BY window_start, window_end, content_id
+    SELECT window_start, window_end, content_id, events,
+        COALESCE(by_minute[window_end - INTERVAL '1' MINUTE], 0)
+            + COALESCE(by_minute[window_end - INTERVAL '2' MINUTE], 0) AS recent_events
+    FROM (
+        SELECT window_start, window_end, content_id,
+            SUM(events) AS events, events_by_minute(minute_start, events) AS by_minute
+        FROM TABLE(HOP(TABLE content_region_minutes, DESCRIPTOR(minute_time), INTERVAL '1' MINUTE, INTERVAL '5' MINUTE))
+        GROUP BY window_start, window_end, content_id
+    )
 )
 WHERE events >= 5;

@@ -7,7 +7,7 @@ the properties the exactly-once argument rests on (docs/operations.md) must hold
   for every query.
 - Every query reads one retry detector (one window aggregate by a bucket of event_id), not one per query, and
   no window deduplication holds every row until its minute closes (docs/performance.md).
-- Each minute table is one aggregate over the events, shared by every reader.
+- Each minute table is one aggregate over the events (one phase), shared by every reader.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import re
 
 import pytest
 
-from flink_jobs import plans, runner
+from flink_jobs import deploy, plans, runner
 from streampulse.settings import Settings
 from tests.flink_local import job_table_env
 
@@ -27,6 +27,8 @@ pytestmark = pytest.mark.flinksql
 def plan() -> str:
     settings = Settings(database_url="postgresql://u:p@db.example:5432/sp")  # placeholders only, never connected
     env = job_table_env(settings)
+    for key, value in deploy.PLAN_OPTIONS.items():
+        env.get_config().set(key, value)
     statements = runner.render_statements(runner.placeholders(settings, "events", None, "job", masked=True))
     for statement in statements[:-1]:
         runner.execute(env, statement)
@@ -61,7 +63,24 @@ def test_every_query_reads_one_retry_detector_and_nothing_holds_whole_minutes(pl
 
 def test_each_minute_table_is_one_aggregate_shared_by_its_readers(plan):
     """Trending reads the content x region minutes and the anomalies and region roll-up the node minutes:
-    each reader shares the one aggregate over the events instead of having its own (two per table before)."""
+    each reader shares the one aggregate over the events instead of having its own (two per table before).
+    Each is one phase: no local aggregate sends a minute of partial rows at the close."""
     for keys in ("content_id, region", "cdn_node", "content_id"):
-        minutes = re.findall(rf"GlobalWindowAggregate\(groupBy=\[{keys}\], window=\[TUMBLE[^\n]*", plan)
+        minutes = re.findall(rf"WindowAggregate\(groupBy=\[{keys}\], window=\[TUMBLE[^\n]*", plan)
         assert len(minutes) == 1, (keys, minutes)
+    assert "LocalWindowAggregate" not in plan and "GlobalWindowAggregate" not in plan
+
+
+def test_each_union_of_events_and_retries_carries_only_what_its_reader_reads(plan):
+    """The union of on-time events and retries feeds a task of its own: only its reader's columns cross."""
+    unions = re.findall(r"Union\(all=\[true\], union=\[event_time, weight, ([^\]]*)\]", plan)
+    assert len(unions) == 3, unions
+    assert all("cdn_node" not in u for u in unions if "price_minor" in u), unions  # content x region
+
+
+def test_trending_slices_its_windows(plan):
+    """Trending's aggregates add each minute row once, to its minute (a window merges its five when it fires):
+    no HOP window is materialised, which copied every content x region minute row into its 5 windows."""
+    hops = re.findall(r"WindowAggregate\([^\n]*window=\[HOP\([^\n]*", plan)
+    assert len(hops) == 2 and all("HOP(time_col=[minute_time]" in hop for hop in hops), hops
+    assert "WindowTableFunction" not in plan
