@@ -71,6 +71,20 @@ def incidents(total_s: int) -> list[str]:
                     "out_of_order:fraction=0.2,max_delay=4,start=0,duration=86400"]  # fmt: skip
 
 
+def cpu_times() -> list[int]:
+    """The machine's CPU time so far (/proc/stat): user, nice, system, idle, iowait, irq, softirq, steal."""
+    return [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+
+
+def cpu_shares(before: list[int], after: list[int]) -> dict:
+    """How the cores' time went between two readings. `steal` is time the hypervisor gave other machines:
+    on a shared host it is CPU this benchmark did not get."""
+    spent = [b - a for a, b in zip(before, after, strict=True)]
+    total = sum(spent) or 1
+    busy, idle = sum(spent[i] for i in (0, 1, 2, 5, 6)), spent[3] + spent[4]
+    return {"busy": round(busy / total, 3), "idle": round(idle / total, 3), "steal": round(spent[7] / total, 3)}
+
+
 def stats(values: list[float]) -> dict:
     if not values:
         return {"count": 0, "p50_s": None, "p99_s": None, "max_s": None}
@@ -154,6 +168,7 @@ def main() -> None:
         deploy.wait_until_running(settings, job_id)
         time.sleep(60 - time.time() % 60)  # start on a whole minute: the incidents cover whole minutes
         started = time.time()
+        cpu_before = cpu_times()
         total_s = args.warmup_s + args.windows * 60 + 60
         config = RunConfig(rate=args.rate, duration_s=total_s, seed=99, topic=topic, record_labels=False,
                            start_ms=int(started * 1000), scenarios=scenario_specs.load(incidents(total_s)))  # fmt: skip
@@ -167,6 +182,7 @@ def main() -> None:
                 p = progress[-1]
                 print(f"  t+{time.time() - started:5.0f} s: {p.produced:,} events, {p.events_per_s:,.0f}/s, "
                       f"generator behind {p.behind_s:.1f} s, load {os.getloadavg()[0]:.1f}", flush=True)  # fmt: skip
+        cpu = cpu_shares(cpu_before, cpu_times())
         time.sleep(settings.watermark_delay_seconds + 15)  # the last measured windows close and land
         # Measured: windows that ended after the warm-up and at least 60 s before the stream stopped.
         span = {"start": datetime.fromtimestamp(started + args.warmup_s, timezone.utc),
@@ -211,6 +227,7 @@ def main() -> None:
         "cores": os.cpu_count(),
         "load_average_before": load_before,
         "load_average": os.getloadavg(),
+        "cpu_during_run": cpu,  # shares of the cores' time while the generator ran
         "rate_target": args.rate,
         "rate_achieved": round(achieved),
         "generator_behind_s": round(progress[-1].behind_s, 2) if progress else None,
@@ -235,9 +252,9 @@ def main() -> None:
         r = v["rows"]
         print(f"{table:32s} rows {r['count']:>8,}  p50 {r['p50_s']} s  p99 {r['p99_s']} s  max {r['max_s']} s")
     print(
-        f"SUMMARY flink_freshness ({result['cores']} cores, parallelism {args.parallelism}, {achieved:,.0f} of "
-        f"{args.rate:,.0f} events/s, {args.windows} windows): worst p99 {worst:.2f} s ({worst_table}), goal <= "
-        f"{goal} s -> {out}"
+        f"SUMMARY flink_freshness ({result['cores']} cores, {cpu['steal']:.0%} stolen by the host, parallelism "
+        f"{args.parallelism}, {achieved:,.0f} of {args.rate:,.0f} events/s, {args.windows} windows): worst p99 "
+        f"{worst:.2f} s ({worst_table}), goal <= {goal} s -> {out}"
     )
 
 
