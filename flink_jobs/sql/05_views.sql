@@ -43,11 +43,16 @@ FROM clocked_events;
 CREATE TEMPORARY SYSTEM FUNCTION weighted_percentile AS 'io.streampulse.flink.WeightedPercentile' LANGUAGE JAVA;
 CREATE TEMPORARY SYSTEM FUNCTION retry_surplus AS 'io.streampulse.flink.RetrySurplus' LANGUAGE JAVA;
 
+CREATE TEMPORARY VIEW on_time_arrivals AS
+SELECT event_id, event_time, event_type, content_id, user_id, region, cdn_node, bytes_sent, ttfb_ms,
+       throughput_kbps, error_code, price_minor, currency
+FROM classified_events WHERE NOT is_late;
+
 CREATE TEMPORARY VIEW on_time_candidates AS
 SELECT event_id, MOD(event_id, 256) AS id_bucket, event_time,
        ROW(event_type, content_id, user_id, region, cdn_node, bytes_sent, ttfb_ms, throughput_kbps, error_code,
            price_minor, currency) AS e
-FROM classified_events WHERE NOT is_late;
+FROM on_time_arrivals;
 
 CREATE TEMPORARY VIEW retries_by_bucket AS
 SELECT window_time, retry_surplus(event_id, e) AS retries
@@ -63,7 +68,7 @@ FROM retries_by_bucket CROSS JOIN UNNEST(retries) AS r (event_type, content_id, 
 CREATE TEMPORARY VIEW weighted_events AS
 SELECT event_time, CAST(1 AS BIGINT) AS weight, event_type, content_id, user_id, region, cdn_node, bytes_sent,
        ttfb_ms, throughput_kbps, error_code, price_minor, currency
-FROM classified_events WHERE NOT is_late
+FROM on_time_arrivals
 UNION ALL
 SELECT * FROM surplus_copies;
 

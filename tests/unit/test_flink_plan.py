@@ -3,8 +3,8 @@ the properties the exactly-once argument rests on (docs/operations.md) must hold
 
 - The watermark is generated inside the Kafka scan, so Flink keeps one watermark per partition and the
   job's watermark is the minimum over partitions: never ahead of a partition's own clock.
-- Each partition's clock is a keyed OVER aggregate (checkpointed state) partitioned by kafka_partition, one
-  for every query.
+- Each partition's clock is a keyed OVER aggregate (checkpointed state) partitioned by kafka_partition,
+  one that every query shares.
 - Every query reads one retry detector (one window aggregate by a bucket of event_id), not one per query, and
   no window deduplication holds every row until its minute closes (docs/performance.md).
 - Each minute table is one aggregate over the events (one phase), shared by every reader.
